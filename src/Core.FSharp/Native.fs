@@ -1,0 +1,112 @@
+namespace Decomp.Core
+
+open System
+open System.IO
+open System.Runtime.InteropServices
+open TorchSharp
+
+/// Where TorchSharp's native code comes from.
+///
+/// An application that references TorchSharp-cpu or TorchSharp-cuda-* loads the libtorch it ships, and needs nothing
+/// from here. Two other set-ups need help before TorchSharp first loads its natives, and `ensureLoaded` gives it:
+///
+/// - `DECOMP_LIBTORCH` names a folder holding an existing libtorch (for example a PyTorch install's
+///   `site-packages/torch/lib`): Decomp loads that libtorch instead of the application's, which is how Decomp runs
+///   on CUDA machines that have PyTorch but no TorchSharp-cuda package.
+/// - Scripts (`dotnet fsi`, notebooks) that reference TorchSharp.dll from a build output folder: there is no
+///   deps.json to point the loader at `runtimes/&lt;rid&gt;/native`, so Decomp points it there.
+///
+/// Every Decomp entry point that starts TorchSharp (<c>Device.current</c>, <c>Device.parse</c>) calls `ensureLoaded`
+/// first; code that calls TorchSharp before any Decomp function should call it itself.
+module Native =
+
+    /// The environment variable naming a folder with libtorch's shared libraries.
+    [<Literal>]
+    let LibtorchVariable = "DECOMP_LIBTORCH"
+
+    let private sharedLibraryFile (name: string) =
+        if RuntimeInformation.IsOSPlatform OSPlatform.Windows then name + ".dll"
+        elif RuntimeInformation.IsOSPlatform OSPlatform.OSX then "lib" + name + ".dylib"
+        else "lib" + name + ".so"
+
+    // The libtorch components TorchSharp asks for by name, ordered so that each one's dependencies load before it.
+    let private libtorchComponents = [ "c10"; "torch_cpu"; "c10_cuda"; "torch_cuda"; "torch" ]
+
+    /// The folders from which this process has mapped a file named `fileName` (Linux only; empty elsewhere).
+    let private mappedFrom (fileName: string) =
+        let maps = "/proc/self/maps"
+        if not (File.Exists maps) then
+            Set.empty
+        else
+            File.ReadLines maps
+            |> Seq.choose (fun line ->
+                let i = line.IndexOf '/'
+                if i >= 0 && Path.GetFileName(line.Substring i) = fileName then
+                    Some(Path.GetDirectoryName(line.Substring i))
+                else
+                    None)
+            |> Set.ofSeq
+
+    let private loadLibtorchFrom (folder: string) =
+        let torchCpu = sharedLibraryFile "torch_cpu"
+        if not (Directory.Exists folder) then
+            invalidOp
+                $"{LibtorchVariable} is set to '{folder}', which is not a folder. Point it at the folder that holds {torchCpu} (for a PyTorch install: <site-packages>/torch/lib), or unset it to use the libtorch this application ships."
+        let full = Path.GetFullPath folder
+        let elsewhere = mappedFrom torchCpu |> Set.remove full
+        if not elsewhere.IsEmpty then
+            invalidOp
+                $"{LibtorchVariable}='{full}' was set, but TorchSharp had already loaded libtorch from '{Seq.head elsewhere}'. Call Decomp.Core.Native.ensureLoaded() (or Device.current()) before any other TorchSharp call."
+        let handles =
+            libtorchComponents
+            |> List.choose (fun name ->
+                let path = Path.Combine(full, sharedLibraryFile name)
+                if File.Exists path then Some(name, NativeLibrary.Load path) else None)
+            |> Map.ofList
+        if not (handles.ContainsKey "torch_cpu") then
+            invalidOp
+                $"{LibtorchVariable}='{full}' holds no {torchCpu}. Point it at libtorch's lib folder (for a PyTorch install: <site-packages>/torch/lib)."
+        full, handles
+
+    /// TorchSharp's own shim: beside TorchSharp.dll (a RID-specific build) or under runtimes/<rid>/native (a portable
+    /// build, whose deps.json a script host does not read).
+    let private torchSharpShim () =
+        let folder = Path.GetDirectoryName(typeof<torch>.Assembly.Location)
+        let file = sharedLibraryFile "LibTorchSharp"
+        [ Path.Combine(folder, file)
+          Path.Combine(folder, "runtimes", RuntimeInformation.RuntimeIdentifier, "native", file) ]
+        |> List.tryFind File.Exists
+
+    type private Setup = { LibtorchFolder: string option }
+
+    let private setup =
+        lazy
+            (let libtorch =
+                match Environment.GetEnvironmentVariable LibtorchVariable with
+                | null
+                | "" -> None
+                | folder -> Some(loadLibtorchFrom folder)
+             let handles = libtorch |> Option.map snd |> Option.defaultValue Map.empty
+             // Answering "torch_cpu"/"torch_cuda" with the libraries loaded above keeps a second libtorch (from the
+             // application's folder) out of the process; LibTorchSharp's own dependencies then bind by soname to ours.
+             let resolve (name: string) _ _ =
+                 match handles.TryFind name with
+                 | Some handle -> handle
+                 | None when name = "LibTorchSharp" ->
+                     match torchSharpShim () with
+                     | Some path -> NativeLibrary.Load path
+                     | None -> IntPtr.Zero
+                 | None -> IntPtr.Zero
+             try
+                 NativeLibrary.SetDllImportResolver(typeof<torch>.Assembly, DllImportResolver resolve)
+             with :? InvalidOperationException when libtorch.IsNone ->
+                 // Someone else already resolves TorchSharp's natives; without DECOMP_LIBTORCH we have nothing to add.
+                 ()
+             { LibtorchFolder = libtorch |> Option.map fst })
+
+    /// Prepares TorchSharp's native loading once per process (see the module's summary). Safe to call any number of
+    /// times; raises <see cref="T:System.InvalidOperationException"/> when `DECOMP_LIBTORCH` names no usable libtorch.
+    let ensureLoaded () : unit = setup.Force() |> ignore
+
+    /// The libtorch folder taken from `DECOMP_LIBTORCH`, if it is set.
+    let libtorchFolder () : string option = setup.Force().LibtorchFolder
