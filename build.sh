@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Decomp's one entry point for a fresh machine (see README):
+#   ./build.sh test [--quick]        build everything and run every test suite; ends with "N passed, N failed"
+#   ./build.sh figure2 [options]     the main job: the paper's synthetic experiment (Figure 2); --help for options
+# Everything the commands need (the paket tool, packages, the Debian 12 native fix) happens inside them.
+set -euo pipefail
+cd "$(dirname "$0")"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+results=artifacts/test-results
+
+restore() {
+  dotnet tool restore >/dev/null
+}
+
+# Expecto suites are console apps; each writes a JUnit summary we count from.
+expecto_suites=(tests/Core.Tests)
+# xUnit suites run under `dotnet test`; each writes a TRX file we count from.
+xunit_suites=(tests/Api.Tests)
+
+count_junit() { # file -> "passed failed"; Expecto's JUnit file has one <testcase> per test, failures as children
+  local f=$1 cases failures skipped
+  cases=$({ grep -o '<testcase ' "$f" || true; } | wc -l)
+  failures=$({ grep -oE '<(failure|error)[ >]' "$f" || true; } | wc -l)
+  skipped=$({ grep -oE '<skipped[ />]' "$f" || true; } | wc -l)
+  echo "$(( cases - failures - skipped )) $failures"
+}
+
+count_trx() { # file -> "passed failed"
+  local f=$1 passed failed
+  passed=$(grep -o '<Counters [^>]*' "$f" | grep -o ' passed="[0-9]*"' | tr -dc 0-9)
+  failed=$(grep -o '<Counters [^>]*' "$f" | grep -o ' failed="[0-9]*"' | tr -dc 0-9)
+  echo "${passed:-0} ${failed:-0}"
+}
+
+run_tests() {
+  restore
+  rm -rf "$results"; mkdir -p "$results"
+  dotnet build Decomp.sln -c Release -nologo -clp:NoSummary
+  local passed=0 failed=0 status=0 p f name
+  for suite in "${expecto_suites[@]}"; do
+    name=$(basename "$suite")
+    dotnet run --project "$suite" -c Release --no-build -- --summary --junit-summary "$PWD/$results/$name.xml" "$@" || status=1
+    if [[ -f "$results/$name.xml" ]]; then read -r p f < <(count_junit "$results/$name.xml"); else p=0; f=1; fi
+    passed=$((passed + p)); failed=$((failed + f))
+  done
+  for suite in "${xunit_suites[@]}"; do
+    name=$(basename "$suite")
+    dotnet test "$suite" -c Release --no-build --nologo --logger "trx;LogFileName=$name.trx" --results-directory "$results" || status=1
+    if [[ -f "$results/$name.trx" ]]; then read -r p f < <(count_trx "$results/$name.trx"); else p=0; f=1; fi
+    passed=$((passed + p)); failed=$((failed + f))
+  done
+  echo "$passed passed, $failed failed"
+  [[ $status -eq 0 && $failed -eq 0 ]]
+}
+
+case "${1:-}" in
+  test) shift; run_tests "$@" ;;
+  figure2) shift; restore; exec dotnet run --project src/Experiments.Synthetic -c Release -- "$@" ;;
+  *) sed -n '2,5p' "$0"; exit 2 ;;
+esac
