@@ -5,6 +5,7 @@ open Expecto
 open TorchSharp
 open Decomp.Core
 
+[<Tests>]
 let tests =
     testList "Platform" [
         test "TorchSharp loads and computes a gradient on the chosen device" {
