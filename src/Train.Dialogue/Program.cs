@@ -1,0 +1,2 @@
+namespace Decomp.Dialogue;
+internal static class Program { private static int Main(string[] args) => 0; }
