@@ -82,7 +82,10 @@ public sealed class Gpt2Model : nn.Module
         positions ??= arange(past, past + length, dtype: ScalarType.Int64, device: tokens.device).unsqueeze(0);
         var x = _embeddingDropout.forward(_tokenEmbedding.forward(tokens) + _positionEmbedding.forward(positions));
         var mask = AttentionMask(keyMask, past, length, tokens.device);
-        for (int i = 0; i < _blocks.Count; i++) x = _blocks[i].Forward(x, mask, cache, i);
+        // Without a mask, plain causal attention is right for a fresh sequence, and no masking at all for one new
+        // token after a cache (it may see every earlier position).
+        bool causal = mask is null && past == 0;
+        for (int i = 0; i < _blocks.Count; i++) x = _blocks[i].Forward(x, mask, causal, cache, i);
         return _finalNorm.forward(x).MoveToOuterDisposeScope();
     }
 
@@ -101,13 +104,13 @@ public sealed class Gpt2Model : nn.Module
     }
 
     /// <summary>
-    /// Null when plain causal attention is enough (no padding, no cache); otherwise [B or 1, 1, T, T_cache + T] booleans:
+    /// Null when no mask is needed (no padding, and either no cache or a single new token); otherwise [B or 1, 1, T, T_cache + T] booleans:
     /// query t (absolute position past + t) sees key j when j &lt;= past + t and key j is real. A padded query is also
     /// let see itself, so that no row of the softmax is empty.
     /// </summary>
     private static Tensor? AttentionMask(Tensor? keyMask, long past, long length, Device device)
     {
-        if (keyMask is null && past == 0) return null;
+        if (keyMask is null && (past == 0 || length == 1)) return null;
         var queryPositions = arange(past, past + length, dtype: ScalarType.Int64, device: device).view(-1, 1);
         var keyPositions = arange(0, past + length, dtype: ScalarType.Int64, device: device).view(1, -1);
         var causal = keyPositions <= queryPositions; // [T, Tk]
@@ -139,9 +142,9 @@ public sealed class Gpt2Block : nn.Module
         register_module("mlp", _mlp);
     }
 
-    internal Tensor Forward(Tensor x, Tensor? mask, KeyValueCache? cache, int layer)
+    internal Tensor Forward(Tensor x, Tensor? mask, bool causal, KeyValueCache? cache, int layer)
     {
-        x = x + _attention.Forward(_attentionNorm.forward(x), mask, cache, layer);
+        x = x + _attention.Forward(_attentionNorm.forward(x), mask, causal, cache, layer);
         return x + _mlp.forward(_mlpNorm.forward(x));
     }
 }
@@ -170,13 +173,12 @@ public sealed class Gpt2Attention : nn.Module
         register_module("resid_dropout", _residualDropout);
     }
 
-    internal Tensor Forward(Tensor x, Tensor? mask, KeyValueCache? cache, int layer)
+    internal Tensor Forward(Tensor x, Tensor? mask, bool causal, KeyValueCache? cache, int layer)
     {
         long batch = x.shape[0], length = x.shape[1], headWidth = _width / _heads;
         var parts = _queryKeyValue.forward(x).split(_width, dim: -1);
         Tensor Heads(Tensor t) => t.view(batch, length, _heads, headWidth).transpose(1, 2);
         Tensor query = Heads(parts[0]), key = Heads(parts[1]), value = Heads(parts[2]);
-        bool causal = mask is null;
         if (cache is not null) (key, value) = cache.Append(layer, key, value);
         var attended = F.scaled_dot_product_attention(query, key, value, attn_mask: mask,
                                                       p: training ? _attentionDropout : 0.0, is_casual: causal);

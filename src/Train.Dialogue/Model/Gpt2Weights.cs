@@ -26,9 +26,13 @@ public static class Gpt2Weights
         (name.Contains(".attn.c_attn.", StringComparison.Ordinal) || name.Contains(".attn.c_proj.", StringComparison.Ordinal) ||
          name.Contains(".mlp.c_fc.", StringComparison.Ordinal) || name.Contains(".mlp.c_proj.", StringComparison.Ordinal));
 
-    /// <summary>Buffers and duplicates a Hugging Face file may hold that carry no weights of their own.</summary>
+    /// <summary>The prefix of tensors a training checkpoint adds beside the model's (optimizer state, vocabulary).</summary>
+    public const string CheckpointPrefix = "decomp.";
+
+    /// <summary>Buffers and duplicates a Hugging Face file may hold that carry no weights of their own, and our checkpoint's extras.</summary>
     private static bool IsIgnorable(string name) =>
         name == "lm_head.weight" || // tied to wte
+        name.StartsWith(CheckpointPrefix, StringComparison.Ordinal) ||
         name.EndsWith(".attn.bias", StringComparison.Ordinal) || name.EndsWith(".attn.masked_bias", StringComparison.Ordinal);
 
     /// <summary>The model's parameters as Hugging Face tensors (float32, Conv1D weights transposed), in the model's order.</summary>
