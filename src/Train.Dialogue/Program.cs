@@ -34,7 +34,7 @@ public static class Program
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
-            error.WriteLine($"error: {parse.Errors[0].Message} (see --help)");
+            error.WriteLine($"error: {OneLine(parse.Errors[0].Message)} (see --help)");
             return 2;
         }
         try
@@ -44,15 +44,38 @@ public static class Program
         catch (Exception e) when (e is ArgumentException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException
                                       or InvalidOperationException or NotSupportedException or KeyNotFoundException)
         {
-            error.WriteLine($"error: {e.Message}");
+            error.WriteLine($"error: {OneLine(e.Message)}");
             return e is ArgumentException ? 2 : 1;
         }
     }
 
+    private static string OneLine(string message) =>
+        string.Join(' ', message.Split(['\r', '\n', '\t'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+
     private static int Train(TrainingOptions options, TextWriter output)
     {
-        new DialogueTrainer(options, output).Run();
-        return 0;
+        // Ctrl+C finishes the current step, writes a checkpoint and exits; a second Ctrl+C kills the process.
+        using var interrupt = new CancellationTokenSource();
+        ConsoleCancelEventHandler handler = (_, e) =>
+        {
+            if (interrupt.IsCancellationRequested) return;
+            e.Cancel = true;
+            interrupt.Cancel();
+        };
+        Console.CancelKeyPress += handler;
+        try
+        {
+            new DialogueTrainer(options, output).Run(interrupt.Token);
+            return 0;
+        }
+        catch (OperationCanceledException)
+        {
+            return 130;
+        }
+        finally
+        {
+            Console.CancelKeyPress -= handler;
+        }
     }
 
     private static Command SetupCommand(TextWriter output)
@@ -72,7 +95,7 @@ public static class Program
 
     private static Command CorpusCommand(TextWriter output)
     {
-        var dialogues = TrainCommand.Number("--corpus-dialogues", new TrainingOptions().CorpusDialogues, "Training dialogues (validation and test get a tenth each, at least 100).");
+        var dialogues = TrainCommand.Number("--corpus-dialogues", new TrainingOptions().CorpusDialogues, "Training dialogues (validation and test get a tenth each, at least 20).");
         var seed = TrainCommand.Number("--corpus-seed", 1L, "Corpus seed.");
         var show = TrainCommand.Number("--show", 3, "Dialogues printed as examples.");
         var tokenizerDir = TrainCommand.Text("--tokenizer-dir", "Folder with the tokenizer files, for BPE statistics (skipped when they are absent).");

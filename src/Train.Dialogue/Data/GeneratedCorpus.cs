@@ -6,10 +6,13 @@ namespace Decomp.Dialogue.Data;
 /// <list type="number">
 /// <item>A opens with what they did (the topic), when, and with whom (a companion);</item>
 /// <item>B reacts generically;</item>
-/// <item>one or two pairs of small talk that carry no trace of the topic (A filler, B reply);</item>
-/// <item>two to five topic turns: A tells more about the outing (topic-specific, sometimes naming the companion
-/// again), B asks a topic question or reacts generically, alternating.</item>
+/// <item>one to three more utterances of small talk that carry no trace of the topic (A fillers, B replies);</item>
+/// <item>two to five topic turns, speakers still alternating: A tells more about the outing (topic-specific,
+/// sometimes naming the companion again); B asks a topic question or reacts generically (the first topic turn is
+/// always topic-specific).</item>
 /// </list>
+/// With at most four generic utterances in a row after the opening, every past window of five utterances holds a
+/// topic-specific utterance, so the latent is always readable from x&lt;=k.
 /// Generic utterances are drawn from pools shared by all topics, independently of the topic, so for a split
 /// point k inside the small talk the future x&gt;k depends on the past x&lt;=k through the topic while x_k says
 /// nothing about it: I(x&lt;=k; x&gt;k | x_k) &gt; 0 by construction. The topic is the latent class a probe reads
@@ -22,7 +25,7 @@ public static class GeneratedCorpus
 
     private sealed record Topic(string Name, string[] Openings, string[] Statements, string[] Questions);
 
-    private static readonly string[] Whens = ["yesterday", "last weekend", "on saturday", "this morning", "last sunday"];
+    private static readonly string[] Whens = ["yesterday", "last weekend", "saturday", "this morning", "last sunday"];
 
     private static readonly string[] Companions = ["sister", "brother", "friend", "dad", "mom", "cousin"];
 
@@ -57,7 +60,7 @@ public static class GeneratedCorpus
              "i kicked the ball over the fence twice .", "the pitch was wet and slippery .",
              "we lost three to one in the end .", "the striker ran past every defender ."],
             ["who won the match ?", "did you score a goal ?", "was the stadium full ?",
-             "did your {companion} play well ?", "what was the final score ?"]),
+             "did your {companion} play in defence ?", "what was the final score ?"]),
         new("concert",
             ["i went to a rock concert {when} with my {companion} .",
              "{when} my {companion} and i saw a band play live .",
@@ -104,7 +107,7 @@ public static class GeneratedCorpus
              "i spent {when} fishing by the river with my {companion} ."],
             ["we caught three trout before lunch .", "my {companion} untangled the fishing line .",
              "the boat rocked in the wind .", "i lost my best hook on a rock .",
-             "the fish were biting early in the morning .", "we used worms as bait .",
+             "the fish were biting early at dawn .", "we used worms as bait .",
              "the biggest fish got away at the last second .", "we cooked the fish over a fire ."],
             ["did you catch anything ?", "how big was the fish ?", "what bait did you use ?",
              "did your {companion} catch more than you ?", "was the lake calm ?"]),
@@ -138,7 +141,10 @@ public static class GeneratedCorpus
     /// <summary>Every utterance the generator can emit whose text does not depend on the topic.</summary>
     public static IReadOnlyList<string> GenericUtterances { get; } = Reactions.Concat(Fillers).Concat(Replies).Distinct().ToArray();
 
-    /// <summary>Words that occur in one topic's utterances and in no other's, by topic.</summary>
+    /// <summary>
+    /// Per topic, the words that occur in its templates and nowhere else: not in another topic's templates, not in
+    /// the generic pools, not in the time or companion slot fillers. Such a word identifies the topic.
+    /// </summary>
     public static IReadOnlyList<IReadOnlySet<string>> TopicOnlyWords { get; } = ComputeTopicOnlyWords();
 
     /// <summary>
@@ -180,23 +186,21 @@ public static class GeneratedCorpus
             reveals.Add(revealsTopic);
         }
 
-        var opening = Fill(random.Choose(topic.Openings));
-        Say(opening, true);
+        bool SpeakerA() => utterances.Count % 2 == 0;
+
+        Say(Fill(random.Choose(topic.Openings)), true);
         Say(random.Choose(Reactions), false);
-        int smallTalkPairs = random.NextInt(1, 2);
+        int smallTalk = random.NextInt(1, 3);
         var fillers = random.Permutation(Fillers.Length);
         var replies = random.Permutation(Replies.Length);
-        for (int i = 0; i < smallTalkPairs; i++)
-        {
-            Say(Fillers[fillers[i]], false);
-            Say(Replies[replies[i]], false);
-        }
+        for (int i = 0; i < smallTalk; i++)
+            Say(SpeakerA() ? Fillers[fillers[i]] : Replies[replies[i]], false);
         int topicTurns = random.NextInt(2, 5);
         var statements = random.Permutation(topic.Statements.Length);
-        for (int i = 0; i < topicTurns; i++)
+        for (int i = 0, stated = 0; i < topicTurns; i++)
         {
-            if (i % 2 == 0) Say(Fill(topic.Statements[statements[i / 2]]), true);
-            else if (random.NextDouble() < 0.5) Say(Fill(random.Choose(topic.Questions)), true);
+            if (SpeakerA()) Say(Fill(topic.Statements[statements[stated++]]), true);
+            else if (i == 0 || random.NextDouble() < 0.5) Say(Fill(random.Choose(topic.Questions)), true);
             else Say(random.Choose(Reactions), false);
         }
         return new Dialogue(utterances, latent, reveals);
@@ -207,7 +211,8 @@ public static class GeneratedCorpus
         static IEnumerable<string> Words(string s) => s.Split(' ', StringSplitOptions.RemoveEmptyEntries);
         var perTopic = Topics.Select(t => t.Openings.Concat(t.Statements).Concat(t.Questions)
                                           .SelectMany(Words).Where(w => !w.StartsWith('{')).ToHashSet()).ToArray();
-        return perTopic.Select((words, i) =>
-            (IReadOnlySet<string>)words.Where(w => !perTopic.Where((_, j) => j != i).Any(o => o.Contains(w))).ToHashSet()).ToArray();
+        var shared = GenericUtterances.Concat(Whens).Concat(Companions).SelectMany(Words).ToHashSet();
+        return perTopic.Select((words, i) => (IReadOnlySet<string>)words
+            .Where(w => !shared.Contains(w) && !perTopic.Where((_, j) => j != i).Any(o => o.Contains(w))).ToHashSet()).ToArray();
     }
 }

@@ -91,8 +91,15 @@ public sealed class DialogueTrainer
 
     private void Say(string line) => _log.WriteLine(line);
 
-    /// <summary>Runs training and the final evaluation; returns the metrics also written to <c>metrics.json</c>.</summary>
-    public RunMetrics Run()
+    /// <summary>Called after every optimizer step with the step count (tests use it to interrupt a run).</summary>
+    internal Action<long>? StepCompleted { get; init; }
+
+    /// <summary>
+    /// Runs training and the final evaluation; returns the metrics also written to <c>metrics.json</c>. When
+    /// <paramref name="cancellation"/> fires, a checkpoint is written after the current step and
+    /// <see cref="OperationCanceledException"/> is thrown; <c>--resume</c> continues from there.
+    /// </summary>
+    public RunMetrics Run(CancellationToken cancellation = default)
     {
         Decomp.Devices.EnsureNativesLoaded();
         var options = _options;
@@ -151,8 +158,9 @@ public sealed class DialogueTrainer
         var trainLog = new CsvLog(OutPath("train.csv"), TrainColumns, restored is null ? null : state.Step);
         var evalLog = new CsvLog(OutPath("eval.csv"), EvalColumns, restored is null ? null : state.LastEvaluationStep);
 
+        state = state with { StopReason = StillStopped(state, options) };
         if (state.StopReason is null)
-            state = Train(model, optimizer, vocabulary, encoder, train, validForTraining, valid, probeTrain, corpus, objective, evaluator, state, trainLog, evalLog, device);
+            state = Train(model, optimizer, vocabulary, encoder, train, validForTraining, valid, probeTrain, corpus, objective, evaluator, state, trainLog, evalLog, device, cancellation);
         else Say($"training had already stopped ({state.StopReason}); evaluating");
 
         return FinalEvaluation(options, corpus, vocabulary, encoder, objective, train, valid, test, state, modelDescription, device);
@@ -161,7 +169,8 @@ public sealed class DialogueTrainer
     private TrainerState Train(Gpt2Model model, OptimizerHelper optimizer, Vocabulary vocabulary, DialogueEncoder encoder,
                                List<EncodedExample> train, IReadOnlyList<EncodedExample> validForTraining, List<EncodedExample> valid,
                                IReadOnlyList<EncodedExample>? probeTrain, DialogueCorpus corpus, ObjectiveSettings objective,
-                               Evaluator evaluator, TrainerState state, CsvLog trainLog, CsvLog evalLog, Device device)
+                               Evaluator evaluator, TrainerState state, CsvLog trainLog, CsvLog evalLog, Device device,
+                               CancellationToken cancellation)
     {
         var options = _options;
         int batchesPerEpoch = train.Count / options.BatchSize;
@@ -249,6 +258,13 @@ public sealed class DialogueTrainer
                 }
                 if (options.EvalEverySteps > 0 && state.Step % options.EvalEverySteps == 0 && Evaluate()) { stop = "early stopping"; break; }
                 if (BudgetSpent()) { stop = "budget"; break; }
+                StepCompleted?.Invoke(state.Step);
+                if (cancellation.IsCancellationRequested)
+                {
+                    SaveCheckpoint();
+                    Say($"interrupted at step {state.Step}; checkpoint written, continue with --resume");
+                    throw new OperationCanceledException(cancellation);
+                }
                 if (Elapsed() - lastCheckpoint >= options.CheckpointMinutes * 60) SaveCheckpoint();
             }
             if (stop is null && state.LastEvaluationStep != state.Step && Evaluate()) stop = "early stopping";
@@ -262,6 +278,18 @@ public sealed class DialogueTrainer
         Say($"training stopped ({stop}) at step {state.Step} after {FormatDuration(state.ElapsedSeconds)}; best valid ppl {state.BestValidPerplexity:F3} at step {state.BestStep}");
         return state;
     }
+
+    /// <summary>
+    /// Why a resumed run should stay stopped under the (possibly changed) options, or null to continue training:
+    /// more epochs, a larger budget or more patience lift the matching stop.
+    /// </summary>
+    private static string? StillStopped(TrainerState state, TrainingOptions options) => state.StopReason switch
+    {
+        "epochs" when state.Epoch < options.Epochs => null,
+        "budget" when options.BudgetMinutes == 0 || state.ElapsedSeconds < options.BudgetMinutes * 60 => null,
+        "early stopping" when options.Patience == 0 || state.EvaluationsWithoutImprovement < options.Patience => null,
+        var reason => reason,
+    };
 
     /// <summary>One optimizer step; returns (loss, LM loss, I_NCE, I_CNCE) as numbers (NaN for absent terms).</summary>
     private double[] Step(Gpt2Model model, OptimizerHelper optimizer, List<EncodedExample> batch, NegativeFutures? negatives,
@@ -476,13 +504,16 @@ public sealed class DialogueTrainer
         {
             DataSource.Wow => WizardOfWikipedia.Load(options.DataDirectory!, options.WowSplit),
             DataSource.DailyDialog => DailyDialog.Load(options.DataDirectory!),
-            _ => GeneratedCorpus.Generate(options.CorpusDialogues, Math.Max(100, options.CorpusDialogues / 10),
-                                          Math.Max(100, options.CorpusDialogues / 10), options.CorpusSeed),
+            _ => GeneratedCorpus.Generate(options.CorpusDialogues, HeldOutDialogues(options.CorpusDialogues),
+                                          HeldOutDialogues(options.CorpusDialogues), options.CorpusSeed),
         };
         return options.MaxDialogues > 0 && corpus.Train.Count > options.MaxDialogues
             ? corpus with { Train = corpus.Train.Take(options.MaxDialogues).ToList() }
             : corpus;
     }
+
+    /// <summary>Validation and test dialogues of the generated corpus: a tenth of the training ones, at least 20.</summary>
+    internal static int HeldOutDialogues(int trainDialogues) => Math.Max(20, trainDialogues / 10);
 
     private static Gpt2Model BuildModel(TrainingOptions options, Vocabulary vocabulary)
     {

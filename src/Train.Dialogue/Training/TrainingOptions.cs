@@ -44,7 +44,7 @@ public sealed record TrainingOptions
     public string? DataDirectory { get; init; }
     /// <summary>Wizard of Wikipedia's validation/test split: random or topic.</summary>
     public string WowSplit { get; init; } = "random";
-    /// <summary>Training dialogues of the generated corpus (validation and test get a tenth each, at least 100).</summary>
+    /// <summary>Training dialogues of the generated corpus (validation and test get a tenth each, at least 20).</summary>
     public int CorpusDialogues { get; init; } = 2000;
     /// <summary>Seed of the generated corpus (kept apart from the training seed so every run sees one corpus).</summary>
     public long CorpusSeed { get; init; } = 1;
