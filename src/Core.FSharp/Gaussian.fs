@@ -371,7 +371,8 @@ module Gaussian =
     /// n i.i.d. draws of (x', x'', y) from p(x', x'', y), each [n, d], of the given floating dtype on `device`.
     /// Draws are made in float64 on the generator's device and then cast and moved (see the module's summary).
     /// ArgumentOutOfRangeException "n" when n is below 1; ArgumentException "dtype" for a non-floating dtype.
-    let sampleJoint (problem: Problem) (n: int) (generator: torch.Generator) (dtype: torch.ScalarType) (device: torch.Device) =
+    let sampleJoint (problem: Problem) (n: int) (generator: torch.Generator) (dtype: torch.ScalarType) (device: torch.Device)
+        : torch.Tensor * torch.Tensor * torch.Tensor =
         requireProblem problem
         requirePositiveCount (nameof n) n
         requireGenerator generator
