@@ -2,7 +2,9 @@ module Decomp.Notebooks.Runner.Program
 
 open System
 open System.Diagnostics
+open System.Globalization
 open System.IO
+open System.Xml.Linq
 open Argu
 
 type Arguments =
@@ -12,6 +14,7 @@ type Arguments =
     | No_Build
     | Cell_Timeout of seconds: int
     | Echo
+    | Junit_Summary of path: string
     | [<MainCommand>] Notebooks of paths: string list
 
     interface IArgParserTemplate with
@@ -23,6 +26,7 @@ type Arguments =
             | No_Build -> "do not build src/Notebooks.Host first (artifacts/notebook-host must be up to date)."
             | Cell_Timeout _ -> "stop a cell that runs longer than this many seconds (default 1800)."
             | Echo -> "copy what cells print to this console as they run."
+            | Junit_Summary _ -> "also write a JUnit XML summary there, one test case per notebook (for CI's counts)."
             | Notebooks _ -> ".ipynb files or folders of them (default: paper-notebooks/)."
 
 /// The repository root: the nearest folder, from the current directory up, that holds the notebook host project.
@@ -76,6 +80,29 @@ let private summary (result: NotebookResult) =
     let verdict = if result.Passed then "PASS" else "FAIL"
     $"{verdict}  {name}  {result.CellsRun}/{result.CodeCells} cells, {detail}, {result.Elapsed.TotalSeconds:F1} s"
 
+/// A JUnit XML report with one test case per notebook, the shape CI counts test results from.
+let junitSummary (results: NotebookResult list) : string =
+    let attribute (name: string) (value: obj) = XAttribute(XName.Get name, value) :> obj
+    let case (result: NotebookResult) =
+        XElement(
+            XName.Get "testcase",
+            [| attribute "name" (Path.GetFileName result.Path)
+               attribute "classname" "paper-notebooks"
+               attribute "time" (result.Elapsed.TotalSeconds.ToString("F3", CultureInfo.InvariantCulture))
+               if not result.Passed then
+                   XElement(XName.Get "failure", attribute "message" (summary result)) :> obj |]
+        )
+    let failed = results |> List.filter (fun r -> not r.Passed) |> List.length
+    let suite =
+        XElement(
+            XName.Get "testsuite",
+            [| yield attribute "name" "Notebooks"
+               yield attribute "tests" results.Length
+               yield attribute "failures" failed
+               for result in results -> case result :> obj |]
+        )
+    XDocument(XElement(XName.Get "testsuites", suite)).ToString()
+
 let private run (arguments: ParseResults<Arguments>) : int =
     let clock = Stopwatch.StartNew()
     let quick = arguments.Contains Quick
@@ -118,6 +145,10 @@ let private run (arguments: ParseResults<Arguments>) : int =
                 printfn "%s" (summary result)
                 result)
         let passed = results |> List.filter (fun r -> r.Passed) |> List.length
+        arguments.TryGetResult Junit_Summary
+        |> Option.iter (fun path ->
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath path)) |> ignore
+            File.WriteAllText(path, junitSummary results))
         let written = if options.Write then "outputs written" else "notebooks left unchanged"
         printfn $"{results.Length} notebooks: {passed} passed, {results.Length - passed} failed ({written}; {clock.Elapsed.TotalSeconds:F1} s)"
         if passed = results.Length then 0 else 1
