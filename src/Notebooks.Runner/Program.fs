@@ -32,6 +32,9 @@ type Arguments =
 /// The repository root: the nearest folder, from the current directory up, that holds the notebook host project.
 let private hostProject = Path.Combine("src", "Notebooks.Host", "Decomp.Notebooks.fsproj")
 
+/// Where the host project builds to, relative to the root (paper-notebooks/Setup.fsx references it there).
+let private hostOutput = Path.Combine("artifacts", "notebook-host")
+
 let private findRoot () =
     let rec up (folder: DirectoryInfo) =
         if isNull folder then None
@@ -112,31 +115,38 @@ let private run (arguments: ParseResults<Arguments>) : int =
           CellTimeout = TimeSpan.FromSeconds(float (arguments.GetResult(Cell_Timeout, defaultValue = 1800)))
           Echo = arguments.Contains Echo }
     let root = findRoot ()
+    let given = arguments.GetResult(Notebooks, defaultValue = [])
     let paths =
-        match arguments.TryGetResult Notebooks, root with
-        | Some paths, _ when not paths.IsEmpty -> Ok paths
-        | _, Some root -> Ok [ Path.Combine(root, "paper-notebooks") ]
-        | _, None -> Error $"no notebooks given, and no repository (a folder with {hostProject}) above the current directory"
-    let notebooks =
-        paths
-        |> Result.bind (fun paths ->
+        match given |> List.tryFind (fun path -> path.StartsWith "--"), given, root with
+        | Some option, _, _ -> Error $"unknown option '{option}'"
+        | None, (_ :: _ as paths), _ -> Ok paths
+        | None, [], Some root -> Ok [ Path.Combine(root, "paper-notebooks") ]
+        | None, [], None -> Error $"no notebooks given, and no repository (a folder with {hostProject}) above the current directory"
+    let checkedArguments =
+        if options.CellTimeout <= TimeSpan.Zero then
+            Error "--cell-timeout must be a positive number of seconds"
+        else
             paths
-            |> List.map notebooksAt
-            |> List.fold (fun all next -> Result.bind (fun a -> Result.map (fun b -> a @ b) next) all) (Ok []))
-    let built =
-        match arguments.Contains No_Build, root with
-        | true, _ -> Ok()
-        | false, Some root -> buildHost root
-        | false, None -> Error $"cannot build the notebook host: no {hostProject} above the current directory (or pass --no-build)"
-    let timeout =
-        if options.CellTimeout > TimeSpan.Zero then Ok() else Error "--cell-timeout must be a positive number of seconds"
-    match notebooks, built, timeout with
-    | Error problem, _, _
-    | _, Error problem, _
-    | _, _, Error problem ->
+            |> Result.bind (fun paths ->
+                paths
+                |> List.map notebooksAt
+                |> List.fold (fun all next -> Result.bind (fun a -> Result.map (fun b -> a @ b) next) all) (Ok []))
+    // Build only once the arguments are known to be good: a build takes a while, a typo should not.
+    let ready =
+        checkedArguments
+        |> Result.bind (fun notebooks ->
+            match arguments.Contains No_Build, root with
+            | true, Some root when not (File.Exists(Path.Combine(root, hostOutput, "Decomp.Notebooks.dll"))) ->
+                Error $"{hostOutput} holds no build; run without --no-build, or build {hostProject} first"
+            | true, _ -> Ok notebooks
+            | false, Some root -> buildHost root |> Result.map (fun () -> notebooks)
+            | false, None ->
+                Error $"cannot build the notebook host: no {hostProject} above the current directory (or pass --no-build)")
+    match ready with
+    | Error problem ->
         eprintfn $"error: {problem}."
         2
-    | Ok notebooks, Ok(), Ok() ->
+    | Ok notebooks ->
         let results =
             notebooks
             |> List.mapi (fun i path ->
@@ -163,5 +173,5 @@ let main argv =
         printfn "%s" e.Message
         0
     | :? ArguParseException as e ->
-        eprintfn "error: %s (see --help)" ((e.Message.Split('\n')[0]).Trim())
+        eprintfn "error: %s (see --help)" ((e.Message.Split('\n')[0]).Trim().Replace("ERROR: ", ""))
         2
