@@ -17,6 +17,7 @@
 #r "../artifacts/notebook-host/ScottPlot.dll"
 #r "../artifacts/notebook-host/Decomp.Notebooks.dll"
 
-// A script host reads no deps.json: point TorchSharp at its natives under runtimes/ before anything touches it.
-// (SkiaSharp's natives, also under runtimes/, are found by fsi's own probing next to a #r'd assembly.)
+// A script host reads no deps.json: point TorchSharp and the plotting libraries at the natives under runtimes/ before
+// anything touches them.
 Decomp.Core.Native.ensureLoaded ()
+Decomp.Notebooks.NativeAssets.ensureLoaded ()

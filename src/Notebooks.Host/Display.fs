@@ -89,6 +89,7 @@ module Display =
         if isNull plot then nullArg (nameof plot)
         if width <= 0 || height <= 0 then
             invalidArg (nameof width) $"A plot needs a positive width and height in pixels, got {width}x{height}."
+        NativeAssets.ensureLoaded ()
         showPng (plot.GetImageBytes(width, height, ScottPlot.ImageFormat.Png))
 
     /// Shows a ScottPlot plot rendered as a PNG at `defaultPlotSize`.
