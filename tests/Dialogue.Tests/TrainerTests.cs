@@ -11,7 +11,7 @@ public class TrainerTests(TokenizerFilesFixture files) : IClassFixture<Tokenizer
     private TrainingOptions Toy(Method method, string output) => new()
     {
         Method = method, CorpusDialogues = 30, EmbeddingSize = 32, Layers = 1, Heads = 2, ContextLength = 128,
-        MaxPastTokens = 64, MaxFutureTokens = 32, BatchSize = 8, Epochs = 2, WarmupSteps = 5, Negatives = 2,
+        MaxPastTokens = 64, MaxFutureTokens = 32, BatchSize = 8, Epochs = 4, WarmupSteps = 5, Negatives = 2,
         EvalExamples = 100, EvalGenerations = 10, ProbeTrainExamples = 100, Samples = 1, LogSeconds = 3600,
         OutputDirectory = output, Device = "cpu", Threads = 1, TokenizerDirectory = files.Directory,
     };
@@ -40,6 +40,34 @@ public class TrainerTests(TokenizerFilesFixture files) : IClassFixture<Tokenizer
         Assert.True(File.Exists(Path.Combine(dir.Path, "best", "model.safetensors")));
         Assert.Contains("context:", log.ToString());
         Assert.Equal(method == Method.InfoNceS, Directory.Exists(dir.File("negatives")));
+
+        // One row per epoch (the log interval is long): the conditional bound appears from epoch 2 on, InfoNCE's from epoch 1.
+        var rows = new CsvLog(dir.File("train.csv"), ["step", "epoch", "elapsed_s", "lr", "loss", "lm_loss", "infonce", "cond_infonce", "steps_per_s"], long.MaxValue).Rows();
+        Assert.Equal(4, rows.Count);
+        Assert.All(rows, r => Assert.Equal(method != Method.Gpt2, double.IsFinite(r[6])));
+        Assert.Equal(method == Method.InfoNceS ? [false, true, true, true] : [false, false, false, false], rows.Select(r => double.IsFinite(r[7])));
+    }
+
+    [Fact]
+    public void RandomSplitsVisitEachDialogueOnceAtAFreshSplitPointEachEpoch()
+    {
+        var dialogues = Enumerable.Range(0, 50).Select(d => new Data.Dialogue(Enumerable.Range(0, 4 + d % 5).Select(i => $"d{d} u{i}").ToList())).ToList();
+        var examples = Data.DialogueExamples.From(dialogues);
+        var encoded = examples.Select((e, i) => new Text.EncodedExample(i, [i], [i], [i], 1, 1, null, false)).ToList();
+        var dialogueOf = examples.Select(e => e.Dialogue).ToArray();
+        var trainer = new DialogueTrainer(Toy(Method.Gpt2, "unused"), TextWriter.Null);
+        var epoch0 = trainer.EpochExamples(encoded, dialogueOf, 0);
+        var epoch1 = trainer.EpochExamples(encoded, dialogueOf, 1);
+        foreach (var epoch in new[] { epoch0, epoch1 })
+        {
+            Assert.Equal(50, epoch.Count);
+            Assert.Equal(Enumerable.Range(0, 50), epoch.Select(e => dialogueOf[e.Past[0]]).Order());
+            Assert.Equal(Enumerable.Range(0, 50), epoch.Select(e => e.Index)); // positions, for the negatives cache
+        }
+        Assert.NotEqual(epoch0.Select(e => e.Past[0]).Order(), epoch1.Select(e => e.Past[0]).Order());
+        Assert.Equal(epoch0.Select(e => e.Past[0]), trainer.EpochExamples(encoded, dialogueOf, 0).Select(e => e.Past[0]));
+        var all = new DialogueTrainer(Toy(Method.Gpt2, "unused") with { Splits = SplitChoice.All }, TextWriter.Null).EpochExamples(encoded, dialogueOf, 0);
+        Assert.Equal(encoded.Count, all.Count);
     }
 
     [Fact]
@@ -50,9 +78,9 @@ public class TrainerTests(TokenizerFilesFixture files) : IClassFixture<Tokenizer
         new DialogueTrainer(Toy(Method.InfoNceS, straight.Path), TextWriter.Null).Run();
 
         using var cancel = new CancellationTokenSource();
-        var first = new DialogueTrainer(Toy(Method.InfoNceS, interrupted.Path), TextWriter.Null) { StepCompleted = s => { if (s == 7) cancel.Cancel(); } };
+        var first = new DialogueTrainer(Toy(Method.InfoNceS, interrupted.Path), TextWriter.Null) { StepCompleted = s => { if (s == 5) cancel.Cancel(); } };
         Assert.Throws<OperationCanceledException>(() => first.Run(cancel.Token));
-        Assert.Equal(7, Checkpoint.Load(interrupted.File(Checkpoint.FileName)).State.Step);
+        Assert.Equal(5, Checkpoint.Load(interrupted.File(Checkpoint.FileName)).State.Step);
         var resumed = new DialogueTrainer(Toy(Method.InfoNceS, interrupted.Path) with { Resume = true }, TextWriter.Null).Run();
 
         var a = Checkpoint.Load(straight.File(Checkpoint.FileName));

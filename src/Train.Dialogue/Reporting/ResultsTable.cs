@@ -29,6 +29,8 @@ public static class ResultsTable
         new("probe acc", m => m.ProbeAccuracy, "P1"),
         new("probe acc (x_k silent)", m => m.ProbeLongRangeAccuracy, "P1"),
         new("probe from x_k (silent)", m => m.ProbeRecentLongRangeAccuracy, "P1"),
+        new("probe at init", m => m.ProbeAccuracyAtInit, "P1"),
+        new("probe at init (x_k silent)", m => m.ProbeLongRangeAccuracyAtInit, "P1"),
         new("chance", m => m.ProbeChance, "P1"),
     ];
 

