@@ -38,6 +38,7 @@ public class TrainerTests(TokenizerFilesFixture files) : IClassFixture<Tokenizer
         foreach (var png in new[] { "training.png", "validation.png" })
             Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], File.ReadAllBytes(dir.File(png))[..4]);
         Assert.True(File.Exists(Path.Combine(dir.Path, "best", "model.safetensors")));
+        Assert.Contains("| latent classes | 8 |", File.ReadAllText(dir.File("corpus.md")));
         Assert.Contains("context:", log.ToString());
         Assert.Equal(method == Method.InfoNceS, Directory.Exists(dir.File("negatives")));
 

@@ -42,7 +42,7 @@ internal sealed class TrainCommand
     private readonly Option<double> _negativeTemperature = Number("--negative-temperature", Defaults.NegativeTemperature, "infonce-s: softmax temperature of negative sampling.");
     private readonly Option<int> _generationBatch = Number("--generation-batch", Defaults.GenerationBatch, "Prompts generated together (negatives and evaluation responses).");
 
-    private readonly Option<int> _epochs = Number("--epochs", Defaults.Epochs, "Passes over the training examples (the paper's 10, with early stopping).");
+    private readonly Option<int> _epochs = Number("--epochs", Defaults.Epochs, "Epochs: passes over the training dialogues (one split point each with --splits random, every one with all); the paper's 10, with early stopping. Under --budget-minutes, set it high and let the budget end training.");
     private readonly Option<int> _batchSize = Number("--batch-size", Defaults.BatchSize, "Examples per step; also K of the in-batch InfoNCE.");
     private readonly Option<string> _lr = TextWithDefault("--lr", "auto", "Peak learning rate (AdamW); auto = 6.25e-5 with --pretrained (the paper's), 1e-3 from scratch. Warms up linearly, then decays linearly to 0.");
     private readonly Option<int> _warmup = Number("--warmup-steps", Defaults.WarmupSteps, "Linear warm-up steps.");
@@ -61,7 +61,7 @@ internal sealed class TrainCommand
     private readonly Option<int> _probeTrain = Number("--probe-train-examples", Defaults.ProbeTrainExamples, "Training examples the latent probe is fitted on (generated corpus).");
     private readonly Option<int> _samples = Number("--samples", Defaults.Samples, "Sample responses printed next to their context at the end (more are in samples.md).");
 
-    private readonly Option<string?> _out = Text("--out", "Output folder (default runs/dialogue-<method>-seed<seed>): checkpoint.safetensors, best/ (Hugging Face layout), train.csv, eval.csv, training.png, validation.png, metrics.json, samples.md.");
+    private readonly Option<string?> _out = Text("--out", "Output folder (default runs/dialogue-<method>-seed<seed>): checkpoint.safetensors, best/ (Hugging Face layout), train.csv, eval.csv, training.png, validation.png, metrics.json, samples.md, corpus.md.");
     private readonly Option<bool> _resume = new("--resume") { Description = "Continue the run in --out from its checkpoint (the same options; budget, epochs, patience, logging, device and threads may change)." };
     private readonly Option<double> _checkpointMinutes = Number("--checkpoint-minutes", Defaults.CheckpointMinutes, "Minutes between checkpoints (one is also written after every validation).");
     private readonly Option<double> _logSeconds = Number("--log-seconds", Defaults.LogSeconds, "Seconds between progress lines (and train.csv rows).");

@@ -128,6 +128,7 @@ public sealed class DialogueTrainer
         var tokenizer = Gpt2Tokenizer.Load(Gpt2TokenizerFiles.Ensure(options.TokenizerDirectory, Say));
         var corpus = LoadCorpus(options);
         Say($"corpus {corpus.Name}: {corpus.Train.Count} / {corpus.Valid.Count} / {corpus.Test.Count} dialogues (train / valid / test)");
+        AtomicFile.WriteText(OutPath("corpus.md"), CorpusStatistics.Compute(corpus, tokenizer).ToMarkdown(corpus.LatentNames));
 
         var vocabulary = restored?.Vocabulary ?? (options.Vocabulary == VocabularyChoice.Full
             ? Vocabulary.Full()
@@ -493,7 +494,7 @@ public sealed class DialogueTrainer
             Say($"  response:  {s.Response}");
             Say("");
         }
-        Say($"wrote {OutPath("metrics.json")}, {OutPath("samples.md")}, train.csv, eval.csv, training.png, validation.png");
+        Say($"wrote {OutPath("metrics.json")}, {OutPath("samples.md")}, corpus.md, train.csv, eval.csv, training.png, validation.png");
         return metrics;
     }
 

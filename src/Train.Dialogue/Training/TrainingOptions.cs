@@ -111,7 +111,7 @@ public sealed record TrainingOptions
     public int GenerationBatch { get; init; } = 256;
 
     // Optimisation
-    /// <summary>Passes over the training examples.</summary>
+    /// <summary>Passes over the training dialogues (see <see cref="Splits"/>).</summary>
     public int Epochs { get; init; } = 10;
     /// <summary>Examples per step (also the in-batch InfoNCE's K).</summary>
     public int BatchSize { get; init; } = 16;
