@@ -68,7 +68,7 @@ public static class Curves
                 scatter.LegendText = column;
                 scatter.MarkerSize = points.Length > 60 ? 0 : 4;
             }
-            plot.ShowLegend(Alignment.UpperRight);
+            plot.ShowLegend(Edge.Bottom); // outside the data area (no curve hides behind it), and every panel keeps the same width
         }
         multiplot.Layout = new ScottPlot.MultiplotLayouts.Rows();
         var temporary = path + ".tmp.png";
