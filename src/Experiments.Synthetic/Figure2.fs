@@ -152,15 +152,30 @@ module Figure2 =
                 Bounds.conditionalInfoNce (Critics.scores Critics.dot (joint.narrow(0L, 0L, n)) (keys.narrow(0L, 0L, n)) (g.forward conditionalNegatives))
             unconditional.mean() + conditional.mean()
 
-    /// Trains and evaluates one run, calling `progress step estimate` every `CurveEvery` steps.
+    /// Re-draws every Linear layer's parameters from `generator` with PyTorch's default distribution,
+    /// U(-1/sqrt(fan_in), 1/sqrt(fan_in)), so a run depends on its seed alone, not on the global random state that other
+    /// code (or a parallel run) may touch.
+    let private initialise (generator: torch.Generator) (network: torch.nn.Module<torch.Tensor, torch.Tensor>) =
+        use _ = torch.no_grad ()
+        for layer in network.modules () do
+            match layer with
+            | :? TorchSharp.Modules.Linear as linear ->
+                let bound = 1.0 / sqrt (float linear.weight.shape[1])
+                linear.weight.uniform_(-bound, bound, generator) |> ignore
+                if not (isNull linear.bias) then linear.bias.uniform_(-bound, bound, generator) |> ignore
+            | _ -> ()
+
+    /// Trains and evaluates one run, calling `progress step estimate` every `CurveEvery` steps. A pure function of the
+    /// settings: the same settings give the same numbers on the same device.
     let run (settings: RunSettings) (progress: int -> float -> unit) : RunResult =
         validate settings
         let clock = Stopwatch.StartNew()
         use generator = new torch.Generator(uint64 settings.Seed)
         let problem = Gaussian.create generator settings.Dimensions settings.TrueMi
-        torch.random.manual_seed (int64 settings.Seed) |> ignore
         let f = Critics.mlp (2 * settings.Dimensions) [ settings.Width ] settings.Width
         let g = Critics.mlp settings.Dimensions [ settings.Width ] settings.Width
+        initialise generator f
+        initialise generator g
         f.``to`` settings.Device |> ignore
         g.``to`` settings.Device |> ignore
         use optimizer = torch.optim.Adam(Seq.append (f.parameters ()) (g.parameters ()), settings.LearningRate)
