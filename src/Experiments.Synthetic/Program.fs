@@ -72,6 +72,7 @@ let private sweep (request: Request) =
     table |> List.iter (printfn "%s")
     printfn ""
     printfn "Sweep time %s (this invocation). Wrote runs.csv, curves.csv, summary.md and %s in %s" (clock started.Elapsed.TotalSeconds) (Path.GetFileName figure) (Path.GetFullPath request.Output)
+    printfn "SWEEP_SECONDS %.2f" started.Elapsed.TotalSeconds
 
 [<EntryPoint>]
 let main argv =
