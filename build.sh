@@ -14,7 +14,7 @@ restore() {
 }
 
 # Expecto suites are console apps; each writes a JUnit summary we count from.
-expecto_suites=(tests/Core.Tests tests/Notebooks.Tests)
+expecto_suites=(tests/Core.Tests tests/Experiments.Tests tests/Notebooks.Tests)
 # xUnit suites run under `dotnet test`; each writes a TRX file we count from.
 xunit_suites=(tests/Api.Tests)
 
