@@ -41,7 +41,7 @@ let tests =
                                 "check \"one value is refused, naming the argument\" (refused = \"draws\")" ]
                       ) ]
             Expect.isTrue result.Passed $"the helpers hold: {result.Failure} {result.Checks}"
-            Expect.equal (List.length result.Checks) 6 "all six checks ran"
+            Expect.equal (List.length result.Checks) 5 "all five checks ran"
         }
 
         test "Plots.log2Ticks labels an axis at log2 of the values; non-positive values are refused" {
@@ -53,6 +53,8 @@ let tests =
                               "\n"
                               [ "let plot = new ScottPlot.Plot()"
                                 "Plots.log2Ticks plot.Axes.Bottom [ 2; 8; 1024 ]"
+                                // A manual tick generator hands out its ticks once the plot has been laid out.
+                                "plot.GetImageBytes(300, 200, ScottPlot.ImageFormat.Png) |> ignore"
                                 "let ticks = (plot.Axes.Bottom.TickGenerator :?> ScottPlot.TickGenerators.NumericManual).Ticks"
                                 "check \"positions are log2 of the values\" ((ticks |> Array.map _.Position) = [| 1.0; 3.0; 10.0 |])"
                                 "check \"labels are the values\" ((ticks |> Array.map _.Label) = [| \"2\"; \"8\"; \"1024\" |])"
