@@ -1,0 +1,3 @@
+using Decomp.Train.Vision.Cli;
+
+return CommandLineApp.Run(args, Console.Out, Console.Error);
