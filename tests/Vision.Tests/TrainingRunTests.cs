@@ -25,7 +25,7 @@ public sealed class TrainingRunTests : IDisposable
         Framework = framework, Objective = objective, Encoder = EncoderKind.SmallCnn,
         BatchSize = 32, QueueSize = 64, BatchNormSplits = 4, Epochs = 2,
         KnnEvery = 4, KnnK = 10, KnnBankSize = 64, KnnQuerySize = 40, ProbeEpochs = 3, ProbeBatchSize = 64,
-        CheckpointMinutes = 0, CheckpointEvery = 5, LogEvery = 2, ProgressSeconds = 1000, Device = "cpu",
+        CheckpointMinutes = 0, CheckpointEvery = 5, LogEvery = 2, ProgressSeconds = 1000, Device = "cpu", Threads = 1,
     };
 
     private static readonly IReadOnlySet<string> AllGiven = typeof(TrainingOptions).GetProperties().Select(p => p.Name).ToHashSet();
@@ -174,7 +174,7 @@ public sealed class TrainingRunTests : IDisposable
             .Select(l => double.Parse(l.Split(',')[5], System.Globalization.CultureInfo.InvariantCulture)).ToArray();
         var quarter = log.Length / 4;
         Assert.True(log[^quarter..].Average() > log[..quarter].Average(), $"I_NCE went from {log[..quarter].Average():F3} to {log[^quarter..].Average():F3} nats");
-        Assert.All(log, v => Assert.InRange(v, -1e-6, Math.Log(32) + 1e-6));
+        Assert.All(log, v => Assert.True(v <= Math.Log(32) + 1e-6, $"{v} nats exceeds log K"));
     }
 
     [Fact]

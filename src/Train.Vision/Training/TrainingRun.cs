@@ -119,10 +119,14 @@ internal static class TrainingRun
             Options = options, Step = step, TotalSteps = totalSteps, TrainingSeconds = priorSeconds + Clock(),
             TrainingComplete = complete, StoppedByBudget = stoppedByBudget, Rows = rows.ToList(), Window = window,
         };
+        var lastPlot = double.NegativeInfinity;
         void SaveCheckpoint(bool complete)
         {
             Checkpoint.Save(checkpointPath, Snapshot(complete), session.Save);
+            // Rendering takes a noticeable fraction of a second; a curve that is a minute old is recent enough.
+            if (Clock() - lastPlot < 60) return;
             Plots.Write(Path.Combine(outputDirectory, PlotFile), rows, title, logCandidates, null);
+            lastPlot = Clock();
         }
 
         if (step < totalSteps) console.WriteLine($"  training {totalSteps - step} steps ({(double)(totalSteps - step) / settings.StepsPerEpoch:F2} epochs) into {outputDirectory}");
