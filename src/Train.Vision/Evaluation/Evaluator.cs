@@ -12,7 +12,7 @@ namespace Decomp.Train.Vision.Evaluation;
 /// </summary>
 internal sealed class Evaluator
 {
-    private const int Batch = 500;
+    private const int Batch = 256;
     private const long SubsetSeed = 20200523;
     private readonly Tensor trainImages;
     private readonly Tensor trainLabels;
