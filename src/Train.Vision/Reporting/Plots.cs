@@ -37,6 +37,12 @@ internal static class Plots
             scatter.LegendText = "k-NN top-1";
         }
         if (probeTop1 is { } probe && steps.Length > 0) knn.Add.HorizontalLine(probe, 1, Colors.Green, LinePattern.Dashed).LegendText = $"linear probe top-1 {probe:F2}%";
+        if (steps.Length > 0)
+        {
+            // Monitor points are sparse; show them against the whole run, not just their own span.
+            knn.Axes.AutoScale();
+            knn.Axes.SetLimitsX(0, steps[^1] * 1.02);
+        }
         knn.Title("Accuracy on the test split (%)", 12);
         knn.XLabel("step");
         knn.YLabel("%");

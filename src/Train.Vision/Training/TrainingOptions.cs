@@ -64,9 +64,9 @@ internal sealed record TrainingOptions
     public int KnnK { get; init; } = 200;
     public int KnnBankSize { get; init; } = 10000;
     public int KnnQuerySize { get; init; } = 2000;
-    public int ProbeEpochs { get; init; } = 30;
+    public int ProbeEpochs { get; init; } = 50;
     public int ProbeBatchSize { get; init; } = 512;
-    public double ProbeLearningRate { get; init; } = 1e-3;
+    public double ProbeLearningRate { get; init; } = 1e-2;
     public double ProbeWeightDecay { get; init; }
 
     // Run

@@ -123,6 +123,7 @@ internal static class TrainingRun
         void SaveCheckpoint(bool complete)
         {
             Checkpoint.Save(checkpointPath, Snapshot(complete), session.Save);
+            console.WriteLine($"  checkpoint at step {step} -> {checkpointPath}");
             // Rendering takes a noticeable fraction of a second; a curve that is a minute old is recent enough.
             if (Clock() - lastPlot < 60) return;
             Plots.Write(Path.Combine(outputDirectory, PlotFile), rows, title, logCandidates, null);
