@@ -196,6 +196,34 @@ public sealed class TrainingRunTests : IDisposable
     }
 
     [Fact]
+    public void AFolderOfColourImagesTrainsWithSimClrTheCutViewAndMixedPrecision()
+    {
+        // 40-pixel RGB images switch on every colour augmentation and the blur (images above 32 pixels).
+        var folder = Path.Combine(temp.Path, "pictures");
+        var random = new Random(3);
+        for (var c = 0; c < 3; c++)
+        for (var i = 0; i < 24; i++)
+        {
+            var shade = (byte)random.Next(0, 60);
+            var colour = c switch { 0 => new SkiaSharp.SKColor((byte)(195 + shade), shade, shade), 1 => new SkiaSharp.SKColor(shade, (byte)(195 + shade), shade), _ => new SkiaSharp.SKColor(shade, shade, (byte)(195 + shade)) };
+            Fixtures.WriteImage(Path.Combine(folder, $"class{c}", $"{i}.png"), 48, 40, colour);
+        }
+        var options = Tiny("colour", Framework.SimClr) with
+        {
+            Dataset = DatasetKind.Folder, DataDir = folder, ImageSize = 40, Channels = 3, TestFraction = 0.25,
+            RestrictedView = RestrictedViewKind.Cut, Precision = Precision.BFloat16, BatchSize = 18, Epochs = 2, KnnEvery = 2,
+        };
+
+        Assert.Equal(ExitCodes.Success, Run(options));
+
+        var summary = Summary(options.Output!);
+        Assert.Equal("SimCLR, decomposed, cut (lambda 0.5)", summary.Method);
+        Assert.Equal(6, summary.Steps);
+        Assert.True(summary.FinalConditionalBound is { } conditional && double.IsFinite(conditional));
+        Assert.True(summary.ProbeTop1 is >= 0 and <= 100);
+    }
+
+    [Fact]
     public void BenchmarkModeReportsThroughputAndWritesNothing()
     {
         var options = Tiny("bench") with { BenchmarkSteps = 2 };
