@@ -14,7 +14,7 @@ restore() {
 }
 
 # Expecto suites are console apps; each writes a JUnit summary we count from.
-expecto_suites=(tests/Core.Tests)
+expecto_suites=(tests/Core.Tests tests/Experiments.Tests tests/Notebooks.Tests)
 # xUnit suites run under `dotnet test`; each writes a TRX file we count from.
 xunit_suites=(tests/Api.Tests)
 
@@ -50,6 +50,10 @@ run_tests() {
     if [[ -f "$results/$name.trx" ]]; then read -r p f < <(count_trx "$results/$name.trx"); else p=0; f=1; fi
     passed=$((passed + p)); failed=$((failed + f))
   done
+  # Every notebook in paper-notebooks/, top to bottom in quick mode: each counts as one test.
+  dotnet run --project src/Notebooks.Runner -c Release --no-build -- --quick --no-build --junit-summary "$PWD/$results/Notebooks.xml" || status=1
+  if [[ -f "$results/Notebooks.xml" ]]; then read -r p f < <(count_junit "$results/Notebooks.xml"); else p=0; f=1; fi
+  passed=$((passed + p)); failed=$((failed + f))
   echo "$passed passed, $failed failed"
   [[ $status -eq 0 && $failed -eq 0 ]]
 }

@@ -1,0 +1,97 @@
+/// Decomp's benchmarks: each prints what it measured and, where there is one, the ratio to a reference measured in the
+/// same process. Speed goals live here, never in unit tests.
+///
+///   dotnet run --project src/Bench -c Release -- memory [iterations]     native memory over a long B.1 loss loop
+///   dotnet run --project src/Bench -c Release -- conditional-cost        what the B.1 conditional term costs
+module Decomp.Bench.Program
+
+open System
+open System.Diagnostics
+open System.IO
+open TorchSharp
+open Decomp.Core
+
+/// The process's resident set size in MiB (Linux: /proc/self/status VmRSS), or the working set elsewhere.
+let private residentMiB () =
+    let status = "/proc/self/status"
+    if File.Exists status then
+        File.ReadLines status
+        |> Seq.find (fun l -> l.StartsWith "VmRSS:")
+        |> fun l -> float (l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) / 1024.0
+    else
+        float (Process.GetCurrentProcess().WorkingSet64) / 1048576.0
+
+/// 10^5 (or `iterations`) training steps of the Appendix B.1 loss on the CPU, each in its own dispose scope as a
+/// training loop writes it: the resident memory after the first 10% must not grow (a leak of one small tensor per
+/// step would show as megabytes).
+let memory (iterations: int) =
+    let device = Device.current ()
+    use generator = new torch.Generator(1UL)
+    let encoder = Critics.mlp 32 [ 64 ] 32
+    use optimizer = torch.optim.SGD(encoder.parameters (), 0.01)
+    use bank = new KeyQueue(256, 32, device, torch.float32, 1L)
+    let checkpoint = max 1 (iterations / 10)
+    let samples = ResizeArray()
+    let clock = Stopwatch.StartNew()
+    printfn "B.1 loss, %d iterations (batch 32, 32 features, memory 256) on %s" iterations (Device.describe device)
+    for i in 1..iterations do
+        use scope = torch.NewDisposeScope()
+        let x = torch.randn([| 32L; 32L |], generator = generator)
+        let full = encoder.forward (x + torch.randn([| 32L; 32L |], generator = generator))
+        let restricted = encoder.forward (x * torch.rand([| 32L; 32L |], generator = generator))
+        let keys = using (torch.no_grad ()) (fun _ -> encoder.forward (x + torch.randn([| 32L; 32L |], generator = generator)))
+        use loss = MemoryBank.decomposedLoss DecomposedLossSettings.Paper full restricted keys (Some bank.Keys)
+        optimizer.zero_grad ()
+        loss.Loss.backward ()
+        optimizer.step () |> ignore
+        bank.Enqueue keys
+        if i % checkpoint = 0 then
+            GC.Collect()
+            GC.WaitForPendingFinalizers()
+            let rss = residentMiB ()
+            samples.Add(i, rss)
+            printfn "  %7d iterations  RSS %8.1f MiB  %6.0f it/s" i rss (float i / clock.Elapsed.TotalSeconds)
+    let _, baseline = samples[0]
+    let _, final = samples[samples.Count - 1]
+    let peak = samples |> Seq.map snd |> Seq.max
+    printfn "RSS after %d iterations %.1f MiB, after %d %.1f MiB (peak %.1f): growth %.1f MiB over the last %d iterations"
+        (fst samples[0]) baseline iterations final peak (final - baseline) (iterations - fst samples[0])
+
+/// The B.1 loss with its conditional I_IS term against the same loss without it (lambda and everything else equal):
+/// the paper says the conditional term adds no cost, because it reuses the logits of the two InfoNCE terms.
+let conditionalCost () =
+    let device = Device.current ()
+    use generator = new torch.Generator(2UL)
+    let batch, features, memory = 256L, 128L, 16384L
+    use full = torch.randn([| batch; features |], generator = generator).requires_grad_(true)
+    use restricted = torch.randn([| batch; features |], generator = generator).requires_grad_(true)
+    use keys = torch.randn([| batch; features |], generator = generator)
+    use bank = torch.randn([| memory; features |], generator = generator)
+    let time (settings: DecomposedLossSettings) =
+        let once () =
+            use scope = torch.NewDisposeScope()
+            use loss = MemoryBank.decomposedLoss settings full restricted keys (Some bank)
+            loss.Loss.backward ()
+        for _ in 1..5 do once ()
+        let repeats = 30
+        let clock = Stopwatch.StartNew()
+        for _ in 1..repeats do once ()
+        clock.Elapsed.TotalMilliseconds / float repeats
+    printfn "B.1 loss forward + backward, batch %d, %d features, memory %d, on %s" batch features memory (Device.describe device)
+    // Interleave the two, three rounds each, so that drift in the machine's load affects both alike.
+    let rounds = [ for _ in 1..3 -> time DecomposedLossSettings.Paper, time { DecomposedLossSettings.Paper with Conditional = false } ]
+    let withTerm = rounds |> List.map fst |> List.min
+    let without = rounds |> List.map snd |> List.min
+    printfn "  with the conditional term     %8.2f ms (best of 3 rounds of 30)" withTerm
+    printfn "  without it                    %8.2f ms" without
+    printfn "  ratio with / without          %8.3f" (withTerm / without)
+
+[<EntryPoint>]
+let main argv =
+    match argv |> List.ofArray with
+    | [ "memory" ] -> memory 100_000; 0
+    | [ "memory"; n ] -> memory (int n); 0
+    | [ "conditional-cost" ] -> conditionalCost (); 0
+    | _ ->
+        eprintfn "usage: Decomp.Bench memory [iterations] | conditional-cost"
+        2

@@ -1,0 +1,57 @@
+namespace Decomp.Core
+
+open System
+open TorchSharp
+
+/// Decomp's one score layout, used by every bound.
+///
+/// A score matrix has shape `[batch, K]` with `K = 1 + negatives`: row `i` scores the example's query `x_i` against its
+/// candidates, `scores[i, 0] = E(x_i, y_i)` for the positive pair drawn from p(x, y) and `scores[i, k] = E(x_i, y_{i,k})`
+/// for `k = 1 .. K-1` for its negatives (the paper's y_{2:K}). Where the negatives come from (the marginal p(y), the
+/// conditional p(y|x'), a proposal tau, a memory bank) is the caller's business and decides which bound the formula
+/// is. Scores are unnormalised log-space values (logits); bounds never exponentiate them outside a log-sum-exp.
+///
+/// The other common layout, an in-batch `K x K` matrix with positives on the diagonal (every other example's key is a
+/// negative), converts with `ofInBatch`.
+module Scores =
+
+    /// The number of candidates K per example (1 positive + negatives).
+    let candidates (scores: torch.Tensor) : int =
+        Guard.scores (nameof scores) scores
+        int scores.shape[1]
+
+    /// `log K`: the most nats that InfoNCE-type bounds over K candidates can report.
+    let logCandidates (candidates: int) : float =
+        Guard.atLeast (nameof candidates) 2L (int64 candidates)
+        Math.Log(float candidates)
+
+    /// Converts an in-batch score matrix `matrix[i, j] = E(x_i, y_j)` (positives on the diagonal, shape [K, K]) into
+    /// the `[K, K]` positive-first layout: row i becomes `[E(x_i, y_i), E(x_i, y_j) for j <> i in order]`.
+    /// Differentiable (a gather).
+    let ofInBatch (matrix: torch.Tensor) : torch.Tensor =
+        Guard.rank (nameof matrix) 2 "[K, K] (in-batch, positives on the diagonal)" matrix
+        Guard.floating (nameof matrix) matrix
+        if matrix.shape[0] <> matrix.shape[1] || matrix.shape[0] < 2L then
+            raise (ArgumentException($"{nameof matrix} must be a square [K, K] matrix with K >= 2; got {Guard.describe matrix}.", nameof matrix))
+        Scoped.run (fun () ->
+            let k = matrix.shape[0]
+            let rows = torch.arange(k.ToScalar(), dtype = torch.int64, device = matrix.device).unsqueeze 1
+            let others = torch.arange((k - 1L).ToScalar(), dtype = torch.int64, device = matrix.device).unsqueeze 0
+            // Column j-1 of the negatives is j-1 before the diagonal and j after it.
+            let negatives = others + others.ge(rows).to_type torch.int64
+            matrix.gather(1L, torch.cat([| rows; negatives |], 1L)))
+
+    /// Joins positive scores `[batch]` and negative scores `[batch, negatives]` into the `[batch, 1 + negatives]` layout.
+    let ofPositiveAndNegatives (positive: torch.Tensor) (negatives: torch.Tensor) : torch.Tensor =
+        Guard.rank (nameof positive) 1 "[batch]" positive
+        Guard.rank (nameof negatives) 2 "[batch, negatives]" negatives
+        Guard.companion (nameof negatives) positive (nameof positive) negatives
+        Guard.floating (nameof positive) positive
+        if negatives.shape[0] <> positive.shape[0] || negatives.shape[1] < 1L then
+            raise (ArgumentException($"{nameof negatives} must have shape [{positive.shape[0]}, negatives >= 1] to match {nameof positive}; got {Guard.describe negatives}.", nameof negatives))
+        Scoped.run (fun () -> torch.cat([| positive.unsqueeze 1; negatives |], 1L))
+
+    /// The average of per-example bound values: the Monte-Carlo estimate of the bound's expectation.
+    let mean (values: torch.Tensor) : torch.Tensor =
+        Guard.floating (nameof values) values
+        values.mean()

@@ -1,0 +1,103 @@
+module Decomp.Experiments.Program
+
+open System
+open System.Diagnostics
+open System.IO
+open Argu
+open Decomp.Core
+
+let private clock (seconds: float) =
+    let t = TimeSpan.FromSeconds(max 0.0 seconds)
+    if t.TotalHours >= 1.0 then t.ToString(@"h\:mm\:ss") else t.ToString(@"m\:ss")
+
+/// Runs the sweep, writing every finished run to disk before the next starts, and prints progress with an ETA.
+let private sweep (request: Request) =
+    let s = request.Sweep
+    let runsPath = Path.Combine(request.Output, "runs.csv")
+    let curvesPath = Path.Combine(request.Output, "curves.csv")
+    let plan = Sweep.plan s
+    let previous = if request.Fresh then Map.empty else Sweep.recorded runsPath
+    let previousCurves =
+        if request.Fresh || not (File.Exists curvesPath) then [||] else File.ReadAllLines curvesPath |> Array.skip 1
+    let done', todo = plan |> List.partition (fun r -> previous.ContainsKey(Sweep.key r))
+    let rows = ResizeArray(done' |> List.map (fun r -> previous[Sweep.key r]))
+    let keptKeys = done' |> List.map (fun r -> string r.TrueMi, string r.Candidates, r.Estimator.Name, string r.Seed) |> Set.ofList
+    let curveRows =
+        ResizeArray(
+            previousCurves
+            |> Array.filter (fun l ->
+                let c = l.Split ','
+                c.Length >= 4 && keptKeys.Contains((c[0], c[1], c[2], c[3])))
+        )
+    printfn "Figure 2 sweep: true MI %s; K %s; %s; %d seed(s); %d steps; d = %d; width %d; Adam %g; device %s"
+        (String.Join(", ", s.TrueMis)) (String.Join(", ", s.Candidates)) (String.Join(", ", s.Estimators |> List.map _.Name))
+        s.Seeds.Length s.Steps s.Dimensions s.Width s.LearningRate (Device.describe s.Device)
+    printfn "%d runs; %s; writing to %s" plan.Length (if done'.IsEmpty then "none done yet" else $"{done'.Length} already done (resuming; --fresh starts over)") (Path.GetFullPath request.Output)
+    let totalCost = todo |> List.sumBy Sweep.cost
+    let mutable spentCost = 0.0
+    let started = Stopwatch.StartNew()
+    let interactive = not Console.IsOutputRedirected
+    let eta (extra: float) =
+        let fraction = (spentCost + extra) / max totalCost 1.0
+        if fraction <= 0.0 then "ETA --" else $"ETA {clock (started.Elapsed.TotalSeconds * (1.0 - fraction) / fraction)}"
+    todo
+    |> List.iteri (fun i run ->
+        let label = $"[{done'.Length + i + 1}/{plan.Length}] MI {run.TrueMi:G4} K {run.Candidates} {run.Estimator.Name} seed {run.Seed}"
+        let runCost = Sweep.cost run
+        let progress step estimate =
+            if interactive then
+                let within = runCost * float step / float (max run.Steps 1)
+                let percent = 100.0 * (spentCost + within) / max totalCost 1.0
+                Console.Write($"\r{label}: step {step}/{run.Steps}, estimate {estimate:F3} | overall {percent:F0}%%, {eta within}   ")
+        let result = Figure2.run run progress
+        spentCost <- spentCost + runCost
+        rows.Add(Sweep.runRow result)
+        curveRows.AddRange(Sweep.curveRows result)
+        Sweep.writeAtomically runsPath (Seq.append [ Sweep.runsHeader ] rows)
+        Sweep.writeAtomically curvesPath (Seq.append [ Sweep.curvesHeader ] curveRows)
+        if interactive then Console.Write("\r" + String(' ', min 160 (Console.BufferWidth - 1)) + "\r")
+        printfn "%s: %.3f ± %.3f nats (cap %.3f, true %.3g) in %.1f s | %s" label result.Estimate result.StandardError result.Cap result.TrueMi result.Seconds (eta 0.0))
+    let summary = rows |> Seq.map Sweep.parseRow |> Sweep.summarise
+    let table = Sweep.markdown summary
+    let markdown =
+        [ "# Figure 2: estimates of I({x', x''}; y) against K"
+          ""
+          $"Mean ± standard deviation over {s.Seeds.Length} seed(s) of each run's final estimate (nats); {s.Steps} Adam steps per run, d = {s.Dimensions}, width {s.Width}, device {s.Device}."
+          "InfoNCE computes I_NCE([x', x'']; y | K); InfoNCE_S computes I_NCE(x'; y | K/2) + I_CNCE(x''; y | x', K/2); InfoNCE_S IS computes I_NCE(x'; y | K) + I_IS(x''; y | x', K)."
+          "" ]
+        @ table
+    Sweep.writeAtomically (Path.Combine(request.Output, "summary.md")) markdown
+    let figure = Figure2Plot.save (Path.Combine(request.Output, "figure2.png")) summary
+    printfn ""
+    table |> List.iter (printfn "%s")
+    printfn ""
+    printfn "Sweep time %s (this invocation). Wrote runs.csv, curves.csv, summary.md and %s in %s" (clock started.Elapsed.TotalSeconds) (Path.GetFileName figure) (Path.GetFullPath request.Output)
+    printfn "SWEEP_SECONDS %.2f" started.Elapsed.TotalSeconds
+
+[<EntryPoint>]
+let main argv =
+    let parser = ArgumentParser.Create<Arguments>(programName = "decomp-figure2")
+    let parsed =
+        try
+            Ok(parser.ParseCommandLine(argv, raiseOnUsage = true))
+        with
+        | :? ArguParseException as e when e.ErrorCode = ErrorCode.HelpText ->
+            printfn "%s" (parser.PrintUsage(message = "Reproduces Figure 2 of \"Decomposing Mutual Information for Representation Learning\" (Section 5.1, Appendix B.2): InfoNCE vs the decomposed InfoNCE_S and InfoNCE_S IS on Gaussians with known MI."))
+            Error 0
+        | :? ArguParseException as e ->
+            eprintfn "decomp-figure2: %s (see --help)" ((e.Message.Split('\n')[0]).Trim().Replace("ERROR: ", ""))
+            Error 2
+    match parsed with
+    | Error code -> code
+    | Ok results ->
+        match Cli.request results with
+        | Error message ->
+            eprintfn "decomp-figure2: %s" message
+            2
+        | Ok request ->
+            try
+                sweep request
+                0
+            with e ->
+                eprintfn "decomp-figure2: %s" e.Message
+                1

@@ -1,0 +1,192 @@
+namespace Decomp.Experiments
+
+open System
+open System.Globalization
+open System.IO
+open TorchSharp
+
+/// What a sweep covers; one run per (true MI, K, estimator, seed).
+type SweepSettings =
+    {
+        TrueMis: float list
+        Candidates: int list
+        Estimators: Estimator list
+        Seeds: int list
+        Steps: int
+        Dimensions: int
+        Width: int
+        LearningRate: float
+        ConditionalExamples: int
+        EvaluationBatches: int
+        Device: torch.Device
+    }
+
+    /// The default sweep: sized to finish in about five minutes on a 2-core laptop CPU.
+    static member Default(device) =
+        { TrueMis = [ 10.0; 20.0 ]
+          Candidates = [ 16; 32; 64; 128; 256; 512 ]
+          Estimators = Estimator.All
+          Seeds = [ 1; 2 ]
+          Steps = 500
+          Dimensions = 20
+          Width = 100
+          LearningRate = 5e-4
+          ConditionalExamples = 64
+          EvaluationBatches = 20
+          Device = device }
+
+    /// The paper-sized sweep: every MI of Figure 2, more seeds and longer training.
+    static member Full(device) =
+        { SweepSettings.Default(device) with
+            TrueMis = [ 5.0; 10.0; 15.0; 20.0 ]
+            Seeds = [ 1; 2; 3; 4; 5 ]
+            Steps = 5000
+            ConditionalExamples = 256 }
+
+/// One (true MI, K, estimator) cell of the summary: the spread is over seeds.
+type SummaryRow =
+    { TrueMi: float
+      Candidates: int
+      Estimator: Estimator
+      Runs: int
+      Mean: float
+      /// Sample standard deviation of the estimates across seeds (0 for one seed).
+      Spread: float
+      Minimum: float
+      Maximum: float
+      LogK: float
+      TwoLogK: float }
+
+/// Planning, bookkeeping and reporting of a Figure 2 sweep.
+module Sweep =
+
+    let runSettings (s: SweepSettings) (trueMi: float) (k: int) (estimator: Estimator) (seed: int) : RunSettings =
+        { Dimensions = s.Dimensions
+          TrueMi = trueMi
+          Candidates = k
+          Estimator = estimator
+          Seed = seed
+          Steps = s.Steps
+          LearningRate = s.LearningRate
+          Width = s.Width
+          ConditionalExamples = s.ConditionalExamples
+          EvaluationBatches = s.EvaluationBatches
+          CurveEvery = max 1 (s.Steps / 50)
+          Device = s.Device }
+
+    /// Every run of the sweep, seeds innermost so that a partial sweep already has spreads.
+    let plan (s: SweepSettings) : RunSettings list =
+        [ for mi in s.TrueMis do
+              for k in s.Candidates do
+                  for e in s.Estimators do
+                      for seed in s.Seeds -> runSettings s mi k e seed ]
+
+    /// A relative cost, for the ETA: encodings per step. InfoNCE and InfoNCE_S IS encode a batch of K; InfoNCE_S
+    /// encodes K/2 and the conditional negatives of up to `ConditionalExamples` examples.
+    let cost (r: RunSettings) =
+        let encodings =
+            match r.Estimator with
+            | InfoNce
+            | InfoNceSIs -> float r.Candidates * 2.0
+            | InfoNceS -> float r.Candidates + float (min r.ConditionalExamples (r.Candidates / 2)) * float (r.Candidates / 2 - 1)
+        float (r.Steps + r.EvaluationBatches) * (encodings + 64.0)
+
+    /// The key that identifies a run in runs.csv: every setting that changes its result.
+    let key (r: RunSettings) =
+        String.Join(
+            "|",
+            [ string r.TrueMi; string r.Candidates; r.Estimator.Name; string r.Seed; string r.Steps; string r.Dimensions
+              string r.Width; r.LearningRate.ToString("R", CultureInfo.InvariantCulture); string r.ConditionalExamples
+              string r.EvaluationBatches; string r.Device.``type`` ]
+        )
+
+    let private invariant (v: float) = v.ToString("R", CultureInfo.InvariantCulture)
+
+    let runsHeader =
+        "true_mi,k,estimator,seed,steps,dimensions,width,learning_rate,conditional_examples,evaluation_batches,device,estimate,standard_error,cap,first_view_mi,conditional_mi,seconds"
+
+    let runRow (r: RunResult) =
+        let s = r.Settings
+        String.Join(
+            ",",
+            [ invariant s.TrueMi; string s.Candidates; s.Estimator.Name; string s.Seed; string s.Steps; string s.Dimensions
+              string s.Width; invariant s.LearningRate; string s.ConditionalExamples; string s.EvaluationBatches
+              string s.Device.``type``; invariant r.Estimate; invariant r.StandardError; invariant r.Cap
+              invariant r.FirstViewMi; invariant r.ConditionalMi; r.Seconds.ToString("F2", CultureInfo.InvariantCulture) ]
+        )
+
+    let curvesHeader = "true_mi,k,estimator,seed,step,estimate"
+
+    let curveRows (r: RunResult) =
+        r.Curve
+        |> List.map (fun p ->
+            String.Join(",", [ invariant r.Settings.TrueMi; string r.Settings.Candidates; r.Settings.Estimator.Name; string r.Settings.Seed; string p.Step; invariant p.Estimate ]))
+
+    /// Writes `lines` to `path` through a temporary file and a rename, so a killed run never leaves half a file.
+    let writeAtomically (path: string) (lines: string seq) =
+        let temporary = path + ".tmp"
+        File.WriteAllLines(temporary, lines)
+        File.Move(temporary, path, true)
+
+    /// The runs already recorded in `runs.csv` (for resuming), keyed like `key`, with their CSV rows.
+    let recorded (path: string) : Map<string, string> =
+        if not (File.Exists path) then Map.empty
+        else
+            File.ReadAllLines path
+            |> Array.skip 1
+            |> Array.filter (fun l -> l.Trim() <> "")
+            |> Array.map (fun line ->
+                let c = line.Split ','
+                String.Join("|", [ c[0]; c[1]; c[2]; c[3]; c[4]; c[5]; c[6]; c[7]; c[8]; c[9]; c[10] ]), line)
+            |> Map.ofArray
+
+    /// (true MI, K, estimator, estimate) from a runs.csv row.
+    let parseRow (line: string) =
+        let c = line.Split ','
+        let number (s: string) = Double.Parse(s, CultureInfo.InvariantCulture)
+        let estimator =
+            match Estimator.Parse c[2] with
+            | Ok e -> e
+            | Error message -> failwith message
+        number c[0], int c[1], estimator, number c[11]
+
+    let summarise (rows: (float * int * Estimator * float) seq) : SummaryRow list =
+        rows
+        |> Seq.groupBy (fun (mi, k, e, _) -> mi, k, e)
+        |> Seq.map (fun ((mi, k, e), group) ->
+            let values = group |> Seq.map (fun (_, _, _, v) -> v) |> Array.ofSeq
+            let mean = Array.average values
+            let spread =
+                if values.Length < 2 then 0.0
+                else sqrt (Array.sumBy (fun v -> (v - mean) ** 2.0) values / float (values.Length - 1))
+            { TrueMi = mi
+              Candidates = k
+              Estimator = e
+              Runs = values.Length
+              Mean = mean
+              Spread = spread
+              Minimum = Array.min values
+              Maximum = Array.max values
+              LogK = log (float k)
+              TwoLogK = 2.0 * log (float k) })
+        |> Seq.sortBy (fun r -> r.TrueMi, r.Candidates, Estimator.All |> List.findIndex ((=) r.Estimator))
+        |> List.ofSeq
+
+    /// The summary as a Markdown table: one row per (true MI, K), one column per estimator (mean ± spread over seeds).
+    let markdown (rows: SummaryRow list) =
+        let estimators = rows |> List.map _.Estimator |> List.distinct
+        let header =
+            "| true MI | K | log K | 2 log K | "
+            + String.Join(" | ", estimators |> List.map (fun e -> e.Name + " (mean ± sd)"))
+            + " |"
+        let rule = "|---|---|---|---|" + String.replicate estimators.Length "---|"
+        let lines =
+            rows
+            |> List.groupBy (fun r -> r.TrueMi, r.Candidates)
+            |> List.map (fun ((mi, k), cells) ->
+                let cell e =
+                    match cells |> List.tryFind (fun c -> c.Estimator = e) with
+                    | Some c -> $"{c.Mean:F2} ± {c.Spread:F2}"
+                    | None -> ""
+                $"| {mi:G4} | {k} | {log (float k):F2} | {2.0 * log (float k):F2} | " + String.Join(" | ", estimators |> List.map cell) + " |")
+        header :: rule :: lines

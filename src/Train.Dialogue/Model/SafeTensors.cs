@@ -1,0 +1,348 @@
+using System.Buffers.Binary;
+using System.Text;
+using System.Text.Json;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Decomp.Dialogue.Model;
+
+/// <summary>The element types of the safetensors format, by the names its header uses.</summary>
+public enum SafeTensorDType
+{
+    /// <summary>booleans, one byte each (BOOL).</summary>
+    Bool,
+    /// <summary>unsigned 8-bit integers.</summary>
+    U8,
+    /// <summary>signed 8-bit integers.</summary>
+    I8,
+    /// <summary>signed 16-bit integers.</summary>
+    I16,
+    /// <summary>unsigned 16-bit integers.</summary>
+    U16,
+    /// <summary>signed 32-bit integers.</summary>
+    I32,
+    /// <summary>unsigned 32-bit integers.</summary>
+    U32,
+    /// <summary>signed 64-bit integers.</summary>
+    I64,
+    /// <summary>unsigned 64-bit integers.</summary>
+    U64,
+    /// <summary>IEEE half precision.</summary>
+    F16,
+    /// <summary>bfloat16.</summary>
+    BF16,
+    /// <summary>IEEE single precision.</summary>
+    F32,
+    /// <summary>IEEE double precision.</summary>
+    F64,
+}
+
+/// <summary>One tensor's header entry: where its bytes lie in the data section (after the header), and what they are.</summary>
+public sealed record SafeTensorEntry(string Name, SafeTensorDType DType, long[] Shape, long Begin, long End)
+{
+    /// <summary>The number of elements (the product of <see cref="Shape"/>; 1 for a scalar).</summary>
+    public long ElementCount => Shape.Aggregate(1L, (a, b) => a * b);
+}
+
+/// <summary>
+/// The safetensors format (Hugging Face): an 8-byte little-endian header length N, N bytes of UTF-8 JSON mapping each
+/// tensor name to <c>{"dtype", "shape", "data_offsets": [begin, end]}</c> (plus an optional <c>"__metadata__"</c>
+/// map of strings), then the raw little-endian tensor bytes. Offsets count from the first byte after the header.
+/// </summary>
+public static class SafeTensors
+{
+    /// <summary>The largest header the reader accepts; the format's reference implementation uses the same limit.</summary>
+    public const long MaxHeaderBytes = 100_000_000;
+
+    internal const string MetadataKey = "__metadata__";
+
+    /// <summary>The width in bytes of one element of <paramref name="dtype"/>.</summary>
+    public static int ElementSize(SafeTensorDType dtype) => dtype switch
+    {
+        SafeTensorDType.Bool or SafeTensorDType.U8 or SafeTensorDType.I8 => 1,
+        SafeTensorDType.I16 or SafeTensorDType.U16 or SafeTensorDType.F16 or SafeTensorDType.BF16 => 2,
+        SafeTensorDType.I32 or SafeTensorDType.U32 or SafeTensorDType.F32 => 4,
+        _ => 8,
+    };
+
+    /// <summary>The header spelling of <paramref name="dtype"/> ("F32", "BF16", "BOOL", ...).</summary>
+    public static string HeaderName(SafeTensorDType dtype) => dtype == SafeTensorDType.Bool ? "BOOL" : dtype.ToString();
+
+    private static readonly Dictionary<string, SafeTensorDType> DTypesByHeaderName =
+        Enum.GetValues<SafeTensorDType>().ToDictionary(HeaderName, d => d, StringComparer.Ordinal);
+
+    internal static bool TryParseDType(string text, out SafeTensorDType dtype) => DTypesByHeaderName.TryGetValue(text, out dtype);
+
+    /// <summary>The TorchSharp scalar type a safetensors dtype is read into.</summary>
+    /// <exception cref="NotSupportedException">TorchSharp has no such type (the unsigned 16/32/64-bit ones).</exception>
+    public static ScalarType ToScalarType(SafeTensorDType dtype) => dtype switch
+    {
+        SafeTensorDType.Bool => ScalarType.Bool,
+        SafeTensorDType.U8 => ScalarType.Byte,
+        SafeTensorDType.I8 => ScalarType.Int8,
+        SafeTensorDType.I16 => ScalarType.Int16,
+        SafeTensorDType.I32 => ScalarType.Int32,
+        SafeTensorDType.I64 => ScalarType.Int64,
+        SafeTensorDType.F16 => ScalarType.Float16,
+        SafeTensorDType.BF16 => ScalarType.BFloat16,
+        SafeTensorDType.F32 => ScalarType.Float32,
+        SafeTensorDType.F64 => ScalarType.Float64,
+        _ => throw new NotSupportedException($"safetensors dtype {HeaderName(dtype)} has no TorchSharp counterpart"),
+    };
+
+    /// <summary>The safetensors dtype a TorchSharp tensor of <paramref name="type"/> is written as.</summary>
+    /// <exception cref="ArgumentException">The type has no safetensors spelling (complex types, for one).</exception>
+    public static SafeTensorDType FromScalarType(ScalarType type) => type switch
+    {
+        ScalarType.Bool => SafeTensorDType.Bool,
+        ScalarType.Byte => SafeTensorDType.U8,
+        ScalarType.Int8 => SafeTensorDType.I8,
+        ScalarType.Int16 => SafeTensorDType.I16,
+        ScalarType.Int32 => SafeTensorDType.I32,
+        ScalarType.Int64 => SafeTensorDType.I64,
+        ScalarType.Float16 => SafeTensorDType.F16,
+        ScalarType.BFloat16 => SafeTensorDType.BF16,
+        ScalarType.Float32 => SafeTensorDType.F32,
+        ScalarType.Float64 => SafeTensorDType.F64,
+        _ => throw new ArgumentException($"tensors of type {type} cannot be stored in safetensors", nameof(type)),
+    };
+
+    /// <summary>
+    /// Writes <paramref name="tensors"/> (in the given order) and <paramref name="metadata"/> to <paramref name="path"/>.
+    /// The file appears atomically: it is written beside the target and renamed over it.
+    /// </summary>
+    /// <exception cref="ArgumentException">A name repeats, is empty, or is the reserved <c>__metadata__</c>.</exception>
+    public static void Write(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors,
+                             IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        EnsureLittleEndian();
+        var items = tensors.ToList();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (name, _) in items)
+        {
+            if (string.IsNullOrEmpty(name) || name == MetadataKey)
+                throw new ArgumentException($"'{name}' cannot name a tensor in a safetensors file", nameof(tensors));
+            if (!seen.Add(name)) throw new ArgumentException($"tensor name '{name}' appears twice", nameof(tensors));
+        }
+
+        var header = new Dictionary<string, object>(StringComparer.Ordinal);
+        if (metadata is { Count: > 0 }) header[MetadataKey] = metadata;
+        long offset = 0;
+        foreach (var (name, tensor) in items)
+        {
+            var dtype = FromScalarType(tensor.dtype);
+            long size = tensor.numel() * ElementSize(dtype);
+            header[name] = new Dictionary<string, object>
+            {
+                ["dtype"] = HeaderName(dtype),
+                ["shape"] = tensor.shape,
+                ["data_offsets"] = new[] { offset, offset + size },
+            };
+            offset += size;
+        }
+
+        var json = JsonSerializer.SerializeToUtf8Bytes(header);
+        // Pad with spaces so the data section starts 8-byte aligned, as Hugging Face's writer does.
+        int padding = (8 - json.Length % 8) % 8;
+        var headerBytes = new byte[json.Length + padding];
+        json.CopyTo(headerBytes, 0);
+        headerBytes.AsSpan(json.Length).Fill((byte)' ');
+
+        AtomicFile.Write(path, stream =>
+        {
+            Span<byte> length = stackalloc byte[8];
+            BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)headerBytes.Length);
+            stream.Write(length);
+            stream.Write(headerBytes);
+            foreach (var (_, tensor) in items)
+            {
+                using var scope = NewDisposeScope();
+                var cpu = tensor.detach().cpu().contiguous();
+                cpu.WriteBytesToStream(stream, bufferSize: 1 << 20);
+            }
+        });
+    }
+
+    internal static void EnsureLittleEndian()
+    {
+        if (!BitConverter.IsLittleEndian)
+            throw new PlatformNotSupportedException("safetensors data is little-endian; this machine is big-endian");
+    }
+}
+
+/// <summary>
+/// An open safetensors file: its header is parsed and checked up front (every entry's dtype, shape and offsets, and
+/// that the entries tile the data section exactly), its tensors are read on request.
+/// </summary>
+public sealed class SafeTensorsFile : IDisposable
+{
+    private readonly FileStream _stream;
+    private readonly long _dataStart;
+    private readonly Dictionary<string, SafeTensorEntry> _entries;
+
+    /// <summary>The file's path, as given to <see cref="Open"/>.</summary>
+    public string Path { get; }
+
+    /// <summary>The <c>__metadata__</c> map (empty when the file has none).</summary>
+    public IReadOnlyDictionary<string, string> Metadata { get; }
+
+    /// <summary>The tensors, in the order of their data.</summary>
+    public IReadOnlyList<SafeTensorEntry> Entries { get; }
+
+    private SafeTensorsFile(string path, FileStream stream, long dataStart, List<SafeTensorEntry> entries,
+                            Dictionary<string, string> metadata)
+    {
+        Path = path;
+        _stream = stream;
+        _dataStart = dataStart;
+        Entries = entries;
+        _entries = entries.ToDictionary(e => e.Name, StringComparer.Ordinal);
+        Metadata = metadata;
+    }
+
+    /// <summary>Opens and validates <paramref name="path"/>.</summary>
+    /// <exception cref="FileNotFoundException">There is no such file.</exception>
+    /// <exception cref="InvalidDataException">The file is truncated or its header is malformed; the message names the file.</exception>
+    public static SafeTensorsFile Open(string path)
+    {
+        SafeTensors.EnsureLittleEndian();
+        if (!File.Exists(path)) throw new FileNotFoundException($"safetensors file not found: {path}", path);
+        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        try
+        {
+            var (entries, metadata, dataStart) = ReadHeader(path, stream);
+            return new SafeTensorsFile(path, stream, dataStart, entries, metadata);
+        }
+        catch
+        {
+            stream.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>True when the file holds a tensor called <paramref name="name"/>.</summary>
+    public bool Contains(string name) => _entries.ContainsKey(name);
+
+    /// <summary>The header entry of <paramref name="name"/>.</summary>
+    /// <exception cref="KeyNotFoundException">No tensor has that name; the message names the file.</exception>
+    public SafeTensorEntry Entry(string name) =>
+        _entries.TryGetValue(name, out var e) ? e : throw new KeyNotFoundException($"{Path}: no tensor named '{name}'");
+
+    /// <summary>Reads tensor <paramref name="name"/> into a new CPU tensor of its stored type.</summary>
+    /// <exception cref="KeyNotFoundException">No tensor has that name.</exception>
+    /// <exception cref="InvalidDataException">The file ends before the tensor's data does.</exception>
+    public Tensor Read(string name)
+    {
+        var entry = Entry(name);
+        var result = empty(entry.Shape, SafeTensors.ToScalarType(entry.DType));
+        try
+        {
+            _stream.Seek(_dataStart + entry.Begin, SeekOrigin.Begin);
+            if (entry.End > entry.Begin) result.ReadBytesFromStream(_stream, bufferSize: 1 << 20);
+            return result;
+        }
+        catch (EndOfStreamException e)
+        {
+            result.Dispose();
+            throw new InvalidDataException($"{Path}: the data of tensor '{name}' is cut short", e);
+        }
+    }
+
+    /// <summary>Reads tensor <paramref name="name"/> and converts it to <paramref name="type"/> (e.g. F16 or BF16 to float32).</summary>
+    public Tensor Read(string name, ScalarType type)
+    {
+        using var stored = Read(name);
+        return stored.to_type(type);
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _stream.Dispose();
+
+    private static (List<SafeTensorEntry>, Dictionary<string, string>, long) ReadHeader(string path, FileStream stream)
+    {
+        InvalidDataException Bad(string what) => new($"{path}: not a valid safetensors file ({what})");
+
+        Span<byte> lengthBytes = stackalloc byte[8];
+        if (stream.ReadAtLeast(lengthBytes, 8, throwOnEndOfStream: false) < 8) throw Bad("shorter than its 8-byte header length");
+        ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(lengthBytes);
+        if (headerLength < 2 || headerLength > SafeTensors.MaxHeaderBytes)
+            throw Bad($"header length {headerLength} is outside 2..{SafeTensors.MaxHeaderBytes}");
+        if (8 + (long)headerLength > stream.Length)
+            throw Bad($"header of {headerLength} bytes runs past the end of the {stream.Length}-byte file");
+
+        var headerBytes = new byte[headerLength];
+        stream.ReadExactly(headerBytes);
+        long dataStart = 8 + (long)headerLength;
+        long dataLength = stream.Length - dataStart;
+
+        JsonDocument document;
+        try { document = JsonDocument.Parse(headerBytes); }
+        catch (JsonException e) { throw new InvalidDataException($"{path}: not a valid safetensors file (header is not JSON: {e.Message})", e); }
+
+        using (document)
+        {
+            if (document.RootElement.ValueKind != JsonValueKind.Object) throw Bad("header is not a JSON object");
+            var entries = new List<SafeTensorEntry>();
+            var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var property in document.RootElement.EnumerateObject())
+            {
+                if (property.Name == SafeTensors.MetadataKey)
+                {
+                    if (property.Value.ValueKind != JsonValueKind.Object) throw Bad("__metadata__ is not an object");
+                    foreach (var m in property.Value.EnumerateObject())
+                    {
+                        if (m.Value.ValueKind != JsonValueKind.String) throw Bad($"__metadata__ value '{m.Name}' is not a string");
+                        metadata[m.Name] = m.Value.GetString()!;
+                    }
+                    continue;
+                }
+                entries.Add(ParseEntry(property, Bad));
+            }
+
+            // The data section must be tiled exactly: no gaps, no overlaps, nothing past the end.
+            entries.Sort((a, b) => a.Begin != b.Begin ? a.Begin.CompareTo(b.Begin) : a.End.CompareTo(b.End));
+            long expected = 0;
+            foreach (var e in entries)
+            {
+                if (e.Begin != expected) throw Bad($"tensor '{e.Name}' starts at {e.Begin}, expected {expected}");
+                expected = e.End;
+            }
+            if (expected > dataLength) throw Bad($"the tensors need {expected} data bytes but the file holds {dataLength} (truncated?)");
+            if (expected < dataLength) throw Bad($"{dataLength - expected} bytes after the last tensor's data");
+            return (entries, metadata, dataStart);
+        }
+    }
+
+    private static SafeTensorEntry ParseEntry(JsonProperty property, Func<string, InvalidDataException> bad)
+    {
+        var name = property.Name;
+        var value = property.Value;
+        if (value.ValueKind != JsonValueKind.Object) throw bad($"entry '{name}' is not an object");
+        if (!value.TryGetProperty("dtype", out var dtypeElement) || dtypeElement.ValueKind != JsonValueKind.String ||
+            !SafeTensors.TryParseDType(dtypeElement.GetString()!, out var dtype))
+            throw bad($"entry '{name}' has a missing or unknown dtype");
+        if (!value.TryGetProperty("shape", out var shapeElement) || shapeElement.ValueKind != JsonValueKind.Array)
+            throw bad($"entry '{name}' has no shape");
+        var shape = new long[shapeElement.GetArrayLength()];
+        int i = 0;
+        foreach (var dim in shapeElement.EnumerateArray())
+        {
+            if (dim.ValueKind != JsonValueKind.Number || !dim.TryGetInt64(out var d) || d < 0)
+                throw bad($"entry '{name}' has a shape that is not a list of non-negative integers");
+            shape[i++] = d;
+        }
+        if (!value.TryGetProperty("data_offsets", out var offsets) || offsets.ValueKind != JsonValueKind.Array ||
+            offsets.GetArrayLength() != 2 || !offsets[0].TryGetInt64(out var begin) || !offsets[1].TryGetInt64(out var end) ||
+            begin < 0 || end < begin)
+            throw bad($"entry '{name}' has data_offsets that are not [begin, end] with 0 <= begin <= end");
+        var entry = new SafeTensorEntry(name, dtype, shape, begin, end);
+        long expectedBytes;
+        try { expectedBytes = checked(entry.ElementCount * SafeTensors.ElementSize(dtype)); }
+        catch (OverflowException) { throw bad($"entry '{name}' has a shape too large to address"); }
+        if (end - begin != expectedBytes)
+            throw bad($"entry '{name}' spans {end - begin} bytes but {HeaderShape(shape)} x {SafeTensors.HeaderName(dtype)} needs {expectedBytes}");
+        return entry;
+    }
+
+    private static string HeaderShape(long[] shape) => "[" + string.Join(", ", shape) + "]";
+}

@@ -1,0 +1,106 @@
+using System.Text.Json;
+using Decomp.Dialogue.Model;
+using Decomp.Dialogue.Text;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Decomp.Dialogue.Training;
+
+/// <summary>Where a run stands: what a checkpoint needs besides weights and optimizer moments to continue exactly.</summary>
+public sealed record TrainerState
+{
+    /// <summary>Optimizer steps taken.</summary>
+    public long Step { get; init; }
+    /// <summary>The current epoch (0-based).</summary>
+    public int Epoch { get; init; }
+    /// <summary>Batches of the current epoch already taken.</summary>
+    public int BatchInEpoch { get; init; }
+    /// <summary>Training wall-clock seconds so far (summed over resumptions).</summary>
+    public double ElapsedSeconds { get; init; }
+    /// <summary>The best validation perplexity seen.</summary>
+    public double BestValidPerplexity { get; init; } = double.PositiveInfinity;
+    /// <summary>The step of <see cref="BestValidPerplexity"/> (-1: none yet).</summary>
+    public long BestStep { get; init; } = -1;
+    /// <summary>Evaluations since the best one.</summary>
+    public int EvaluationsWithoutImprovement { get; init; }
+    /// <summary>The step of the last evaluation (-1: none yet).</summary>
+    public long LastEvaluationStep { get; init; } = -1;
+    /// <summary>Why training stopped (null while it runs): "epochs", "budget" or "early stopping".</summary>
+    public string? StopReason { get; init; }
+}
+
+/// <summary>
+/// A training checkpoint: one safetensors file holding the model under Hugging Face names (so it loads as
+/// pretrained weights too), the vocabulary (<c>decomp.vocabulary</c>, GPT-2 ids), the optimizer state
+/// (<c>decomp.optimizer</c>, TorchSharp's serialisation as bytes), and in its metadata the model shape, the options
+/// and the trainer state. Written atomically (temporary file, then rename).
+/// </summary>
+public static class Checkpoint
+{
+    /// <summary>The checkpoint's file name in a run folder.</summary>
+    public const string FileName = "checkpoint.safetensors";
+
+    private const string VocabularyTensor = Gpt2Weights.CheckpointPrefix + "vocabulary";
+    private const string OptimizerTensor = Gpt2Weights.CheckpointPrefix + "optimizer";
+    private const string ConfigKey = "decomp.config";
+    private const string OptionsKey = "decomp.options";
+    private const string StateKey = "decomp.state";
+
+    /// <summary>Everything a checkpoint restores.</summary>
+    public sealed record Contents(Gpt2Model Model, Vocabulary Vocabulary, TrainingOptions Options, TrainerState State, byte[] OptimizerState);
+
+    /// <summary>Writes a checkpoint to <paramref name="path"/>.</summary>
+    public static void Save(string path, Gpt2Model model, OptimizerHelper optimizer, Vocabulary vocabulary,
+                            TrainingOptions options, TrainerState state)
+    {
+        using var scope = NewDisposeScope();
+        using var buffer = new MemoryStream();
+        using (var writer = new BinaryWriter(buffer, System.Text.Encoding.UTF8, leaveOpen: true)) optimizer.save_state_dict(writer);
+        var tensors = Gpt2Weights.ToHuggingFace(model).ToList();
+        tensors.Add(new(VocabularyTensor, tensor(vocabulary.Gpt2Ids.Select(i => (long)i).ToArray())));
+        tensors.Add(new(OptimizerTensor, tensor(buffer.ToArray())));
+        var metadata = new Dictionary<string, string>
+        {
+            ["format"] = "pt",
+            [ConfigKey] = JsonSerializer.Serialize(model.Config, TrainingOptions.JsonOptions),
+            [OptionsKey] = options.ToJson(),
+            [StateKey] = JsonSerializer.Serialize(state, TrainingOptions.JsonOptions),
+        };
+        SafeTensors.Write(path, tensors, metadata);
+    }
+
+    /// <summary>Reads a checkpoint; the model is on the CPU.</summary>
+    /// <exception cref="InvalidDataException">The file is not one of our checkpoints; the message names it.</exception>
+    public static Contents Load(string path)
+    {
+        using var file = SafeTensorsFile.Open(path);
+        string Meta(string key) => file.Metadata.TryGetValue(key, out var v) ? v
+            : throw new InvalidDataException($"{path}: not a training checkpoint (no '{key}' metadata)");
+        Gpt2Config config;
+        TrainingOptions options;
+        TrainerState state;
+        try
+        {
+            config = JsonSerializer.Deserialize<Gpt2Config>(Meta(ConfigKey), TrainingOptions.JsonOptions)!.Validated();
+            options = TrainingOptions.FromJson(Meta(OptionsKey));
+            state = JsonSerializer.Deserialize<TrainerState>(Meta(StateKey), TrainingOptions.JsonOptions)!;
+        }
+        catch (Exception e) when (e is JsonException or ArgumentException or NullReferenceException)
+        {
+            throw new InvalidDataException($"{path}: unreadable checkpoint metadata ({e.Message})", e);
+        }
+        using var ids = file.Read(VocabularyTensor);
+        var vocabulary = Vocabulary.FromGpt2Ids(ids.data<long>().Select(i => (int)i).ToArray());
+        using var optimizerBytes = file.Read(OptimizerTensor);
+        var model = new Gpt2Model(config);
+        Gpt2Weights.LoadInto(model, file);
+        return new Contents(model, vocabulary, options, state, optimizerBytes.data<byte>().ToArray());
+    }
+
+    /// <summary>Restores <paramref name="optimizer"/> from bytes saved by <see cref="Save"/>.</summary>
+    public static void RestoreOptimizer(OptimizerHelper optimizer, byte[] state)
+    {
+        using var reader = new BinaryReader(new MemoryStream(state));
+        optimizer.load_state_dict(reader);
+    }
+}
