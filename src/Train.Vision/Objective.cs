@@ -43,7 +43,7 @@ internal sealed class ContrastiveObjective : IDisposable
         this.lambda = lambda;
         this.temperature = temperature;
         this.enqueueBatch = enqueueBatch;
-        bank = queueSize > 0 ? new MemoryBank(queueSize, dimension, device, seed) : null;
+        bank = queueSize > 0 ? new MemoryBank(queueSize, dimension, device, seed: seed) : null;
     }
 
     /// <summary>True when the objective needs the restricted view x''.</summary>
@@ -58,7 +58,8 @@ internal sealed class ContrastiveObjective : IDisposable
     /// </summary>
     public ObjectiveTerms AgainstQueue(Tensor fullViewQueries, Tensor? restrictedViewQueries, Tensor keys)
     {
-        if (bank is null) throw new InvalidOperationException("This objective has no queue; use InBatch.");
+        if (bank is null) throw new InvalidOperationException("This objective has no queue; use InBatchSymmetric.");
+        // Keys is a new handle on the queue's storage; the caller's dispose scope releases it with the step's tensors.
         return Terms(fullViewQueries, restrictedViewQueries, keys, bank.Keys);
     }
 
@@ -93,7 +94,8 @@ internal sealed class ContrastiveObjective : IDisposable
         writer.Write(bank is not null);
         if (bank is null) return;
         writer.Write(enqueuedKeys);
-        using var keys = bank.Keys.cpu();
+        using var handle = bank.Keys;
+        using var keys = handle.cpu();
         keys.Save(writer);
     }
 
@@ -105,11 +107,12 @@ internal sealed class ContrastiveObjective : IDisposable
         if (bank is null) return;
         var saved = reader.ReadInt64();
         using var keys = TensorExtensionMethods.Load(reader);
-        if (!keys.shape.SequenceEqual(bank.Keys.shape))
-            throw new InvalidDataException($"the checkpoint's queue is [{string.Join(",", keys.shape)}], this run's is [{string.Join(",", bank.Keys.shape)}].");
+        using var current = bank.Keys;
+        if (!keys.shape.SequenceEqual(current.shape))
+            throw new InvalidDataException($"the checkpoint's queue is [{string.Join(",", keys.shape)}], this run's is [{string.Join(",", current.shape)}].");
         // The bank is a ring buffer that exposes only Enqueue: writing all keys in order returns it to position 0 with the
         // saved contents, and re-writing the first (saved mod K) keys moves the write position to where it was.
-        using var onDevice = keys.to(bank.Keys.device);
+        using var onDevice = keys.to(current.device);
         EnqueueRange(onDevice, bank.Capacity);
         EnqueueRange(onDevice, (int)(saved % bank.Capacity));
         enqueuedKeys = saved;

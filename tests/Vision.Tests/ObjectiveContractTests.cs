@@ -7,8 +7,8 @@ using static TorchSharp.torch;
 namespace Decomp.Vision.Tests;
 
 /// <summary>
-/// The bounds the driver relies on (the facade contract's Bounds.InfoNce and Bounds.MemoryBankLoss, whichever
-/// implementation is compiled in) against a plain float64 loop over the paper's Appendix B.1 pseudo-code.
+/// The facade's bounds as the driver uses them (Bounds.InfoNce, Bounds.MemoryBankLoss, MemoryBank through
+/// ContrastiveObjective) against a plain float64 loop over the paper's Appendix B.1 pseudo-code.
 /// </summary>
 public class ObjectiveContractTests
 {
@@ -66,8 +66,10 @@ public class ObjectiveContractTests
         Assert.Equal(meanFull, loss.FullViewInfoNce.item<float>(), 4);
         Assert.Equal(meanRestricted, loss.RestrictedViewInfoNce.item<float>(), 4);
         Assert.Equal(meanConditional, loss.ConditionalInfoNce.item<float>(), 4);
-        var objective = lambda * meanFull + (1 - lambda) * (meanRestricted + (conditional ? meanConditional : 0));
-        Assert.Equal(-objective, loss.Loss.item<float>(), 4);
+        // The loss adds the pseudo-code's nce terms, each log K minus its bound (K = 1 + 9 queued keys).
+        var logK = Math.Log(10);
+        var expectedLoss = lambda * (logK - meanFull) + (1 - lambda) * ((logK - meanRestricted) + (conditional ? logK - meanConditional : 0));
+        Assert.Equal(expectedLoss, loss.Loss.item<float>(), 4);
     }
 
     [Fact]
@@ -94,7 +96,7 @@ public class ObjectiveContractTests
         var decomposed = Bounds.MemoryBankLoss(full, restricted, keys, memory, 1.0, Temperature, Similarity.Cosine);
         var baseline = Bounds.InfoNce(full, keys, memory, Temperature, Similarity.Cosine);
 
-        Assert.Equal(-baseline.item<float>(), decomposed.Loss.item<float>(), 5);
+        Assert.Equal(Math.Log(10) - baseline.item<float>(), decomposed.Loss.item<float>(), 5);
     }
 
     [Fact]
