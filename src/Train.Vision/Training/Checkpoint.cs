@@ -18,6 +18,8 @@ internal sealed record CheckpointState
     public long TotalSteps { get; init; }
     /// <summary>Wall-clock seconds spent training so far, over all sessions.</summary>
     public double TrainingSeconds { get; init; }
+    /// <summary>Seconds of <see cref="TrainingSeconds"/> that went into timing a budget's steps before training.</summary>
+    public double CalibrationSeconds { get; init; }
     /// <summary>True once every step is done (only evaluation remains).</summary>
     public bool TrainingComplete { get; init; }
     /// <summary>True when a budget's hard limit stopped training before <see cref="TotalSteps"/>.</summary>

@@ -102,6 +102,7 @@ internal static class TrainingRun
         {
             var state = Checkpoint.Load(checkpointPath, session.Load);
             (step, priorSeconds, stoppedByBudget, resumedWindow) = (state.Step, state.TrainingSeconds, state.StoppedByBudget, state.Window);
+            calibrationSeconds = state.CalibrationSeconds;
             rows.AddRange(state.Rows);
             console.WriteLine($"  resumed from {checkpointPath} at step {step} of {totalSteps}" + (state.TrainingComplete ? " (training complete; evaluating)" : ""));
             if (state.TrainingComplete) step = Math.Max(step, totalSteps);
@@ -116,7 +117,7 @@ internal static class TrainingRun
         double Clock() => clock.Elapsed.TotalSeconds;
         CheckpointState Snapshot(bool complete) => new()
         {
-            Options = options, Step = step, TotalSteps = totalSteps, TrainingSeconds = priorSeconds + Clock(),
+            Options = options, Step = step, TotalSteps = totalSteps, TrainingSeconds = priorSeconds + Clock(), CalibrationSeconds = calibrationSeconds,
             TrainingComplete = complete, StoppedByBudget = stoppedByBudget, Rows = rows.ToList(), Window = window,
         };
         var lastPlot = double.NegativeInfinity;
@@ -180,6 +181,21 @@ internal static class TrainingRun
         SaveCheckpoint(true);
         var trainingSeconds = priorSeconds + Clock();
 
+        var summary = Evaluate(options, settings, data, device, session, evaluator, rows, step, trainingSeconds, calibrationSeconds, stoppedByBudget, console);
+        AtomicFile.WriteAllText(Path.Combine(outputDirectory, SummaryFile), summary.ToJson());
+        Plots.Write(Path.Combine(outputDirectory, PlotFile), rows, title, logCandidates, summary.ProbeTop1);
+        console.WriteLine($"Done: {step} steps ({summary.Epochs:F2} epochs) in {Progress.Duration(trainingSeconds)}, {summary.ImagesPerSecond:F0} images/s"
+                          + (summary.KnnTop1 is { } k ? $"; k-NN top-1 {k:F2}%" : "")
+                          + (summary.ProbeTop1 is null ? "" : $"; linear probe top-1 {summary.ProbeTop1:F2}%, top-5 {summary.ProbeTop5:F2}% (train top-1 {summary.ProbeTrainTop1:F2}%)"));
+        console.WriteLine($"  {Path.Combine(outputDirectory, SummaryFile)}, {metricsPath}, {Path.Combine(outputDirectory, PlotFile)}");
+        return ExitCodes.Success;
+    }
+
+    /// <summary>The final k-NN accuracy (reusing the last log line's when it is of the final step), the linear probe, and the summary.</summary>
+    private static RunSummary Evaluate(TrainingOptions options, RunSettings settings, DatasetSplit data, Device device, TrainingSession session,
+                                       Evaluator evaluator, IReadOnlyList<MetricRow> rows, long step, double trainingSeconds,
+                                       double calibrationSeconds, bool stoppedByBudget, TextWriter console)
+    {
         var last = rows.LastOrDefault();
         double? finalKnn = last is { KnnTop1: not null } && last.Step == step ? last.KnnTop1 : null;
         if (finalKnn is null && settings.KnnEvery > 0) finalKnn = evaluator.KnnTop1(session.Encoder, options.KnnBankSize, options.KnnQuerySize, options.KnnK);
@@ -215,13 +231,7 @@ internal static class TrainingRun
             ProbeSeconds = probeClock.Elapsed.TotalSeconds,
             Options = options,
         };
-        AtomicFile.WriteAllText(Path.Combine(outputDirectory, SummaryFile), summary.ToJson());
-        Plots.Write(Path.Combine(outputDirectory, PlotFile), rows, title, logCandidates, probe?.Top1);
-        console.WriteLine($"Done: {step} steps ({summary.Epochs:F2} epochs) in {Progress.Duration(trainingSeconds)}, {summary.ImagesPerSecond:F0} images/s"
-                          + (finalKnn is { } k ? $"; k-NN top-1 {k:F2}%" : "")
-                          + (probe is null ? "" : $"; linear probe top-1 {probe.Top1:F2}%, top-5 {probe.Top5:F2}% (train top-1 {probe.TrainTop1:F2}%)"));
-        console.WriteLine($"  {Path.Combine(outputDirectory, SummaryFile)}, {metricsPath}, {Path.Combine(outputDirectory, PlotFile)}");
-        return ExitCodes.Success;
+        return summary;
     }
 
     /// <summary>runs/vision/&lt;dataset&gt;-&lt;framework&gt;-&lt;objective&gt;[-&lt;view&gt;]-seed&lt;seed&gt;.</summary>
