@@ -108,23 +108,25 @@ public class CommandLineTests
     public void SummarizeTabulatesMeanAndDeviationOverSeeds()
     {
         using var temp = new TempFolder();
-        foreach (var (seed, top1) in new[] { (1L, 80.0), (2L, 82.0) })
+        foreach (var (seed, top1, data) in new[] { (1L, 80.0, "d"), (2L, 82.0, "d"), (3L, 50.0, "other data") })
         {
             var folder = temp.File($"run{seed}");
             Directory.CreateDirectory(folder);
             var summary = new RunSummary
             {
-                Method = "MoCo, decomposed, crop (lambda 0.5)", Seed = seed, Data = "d", Encoder = "SmallCnn", Device = "cpu",
+                Method = "MoCo, decomposed, crop (lambda 0.5)", Seed = seed, Data = data, Encoder = "SmallCnn", Device = "cpu",
                 ProbeTop1 = top1, ProbeTop5 = 99, Options = new TrainingOptions { Seed = seed },
             };
             File.WriteAllText(Path.Combine(folder, TrainingRun.SummaryFile), summary.ToJson());
         }
 
-        var (code, output, _) = Run("summarize", temp.File("run1"), temp.File("run2"), "--markdown", temp.File("table.md"));
+        var (code, output, _) = Run("summarize", temp.File("run1"), temp.File("run2"), temp.File("run3"), "--markdown", temp.File("table.md"));
 
         Assert.Equal(0, code);
         // Mean 81, sample standard deviation sqrt(2) = 1.41.
         Assert.Contains("| MoCo, decomposed, crop (lambda 0.5) | 1, 2 | 81.00 ± 1.41 | 99.00 ± 0.00 |", output);
+        // A run on other data is not pooled with them.
+        Assert.Contains("| MoCo, decomposed, crop (lambda 0.5) | 3 | 50.00 | 99.00 |", output);
         Assert.Equal(output, File.ReadAllText(temp.File("table.md")));
     }
 

@@ -89,24 +89,26 @@ internal sealed record RunSummary
     public static string MarkdownTable(IReadOnlyList<RunSummary> runs)
     {
         static string F(double? v) => v is { } x ? x.ToString("F2", CultureInfo.InvariantCulture) : "-";
-        static string MeanSd(IEnumerable<double?> values)
+        static string MeanSd(IEnumerable<double?> values, string format = "F2")
         {
             var xs = values.Where(v => v is not null).Select(v => v!.Value).ToArray();
             if (xs.Length == 0) return "-";
-            var mean = xs.Average();
-            if (xs.Length == 1) return mean.ToString("F2", CultureInfo.InvariantCulture);
-            var sd = Math.Sqrt(xs.Sum(x => (x - mean) * (x - mean)) / (xs.Length - 1));
-            return $"{mean.ToString("F2", CultureInfo.InvariantCulture)} ± {sd.ToString("F2", CultureInfo.InvariantCulture)}";
+            var mean = xs.Average().ToString(format, CultureInfo.InvariantCulture);
+            if (xs.Length == 1) return mean;
+            var sd = Math.Sqrt(xs.Sum(x => (x - xs.Average()) * (x - xs.Average())) / (xs.Length - 1));
+            return $"{mean} ± {sd.ToString(format, CultureInfo.InvariantCulture)}";
         }
+        static double? Trained(RunSummary r, double value) => r.Steps > 0 ? value : null;
         var text = new StringBuilder();
-        text.AppendLine("| Method | Seeds | Probe top-1 (%) | Probe top-5 (%) | k-NN top-1 (%) | Steps | Epochs | Images/s |");
-        text.AppendLine("|---|---|---|---|---|---|---|---|");
-        foreach (var group in runs.GroupBy(r => r.Method))
+        text.AppendLine("| Method | Seeds | Probe top-1 (%) | Probe top-5 (%) | k-NN top-1 (%) | Steps | Epochs | Images/s | Data | Encoder |");
+        text.AppendLine("|---|---|---|---|---|---|---|---|---|---|");
+        // Runs are pooled over seeds only when they share the method, the data and the encoder.
+        foreach (var group in runs.GroupBy(r => (r.Method, r.Data, r.Encoder)))
         {
             var g = group.ToArray();
-            text.AppendLine($"| {group.Key} | {string.Join(", ", g.Select(r => r.Seed))} | {MeanSd(g.Select(r => r.ProbeTop1))} | {MeanSd(g.Select(r => r.ProbeTop5))} "
-                            + $"| {MeanSd(g.Select(r => r.KnnTop1))} | {MeanSd(g.Select(r => (double?)r.Steps)).Replace(".00", "")} | {MeanSd(g.Select(r => (double?)r.Epochs))} "
-                            + $"| {MeanSd(g.Select(r => (double?)r.ImagesPerSecond))} |");
+            text.AppendLine($"| {group.Key.Method} | {string.Join(", ", g.Select(r => r.Seed))} | {MeanSd(g.Select(r => r.ProbeTop1))} | {MeanSd(g.Select(r => r.ProbeTop5))} "
+                            + $"| {MeanSd(g.Select(r => r.KnnTop1))} | {MeanSd(g.Select(r => (double?)r.Steps), "F0")} | {MeanSd(g.Select(r => (double?)r.Epochs))} "
+                            + $"| {MeanSd(g.Select(r => Trained(r, r.ImagesPerSecond)), "F0")} | {group.Key.Data} | {group.Key.Encoder} |");
         }
         text.AppendLine();
         text.AppendLine("Mean ± sample standard deviation over seeds.");
@@ -115,7 +117,7 @@ internal sealed record RunSummary
         text.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var r in runs)
             text.AppendLine($"| {r.Method} | {r.Seed} | {F(r.ProbeTop1)} | {F(r.ProbeTop5)} | {F(r.KnnTop1)} | {F(r.FinalFullViewBound)} | {F(r.FinalRestrictedViewBound)} "
-                            + $"| {F(r.FinalConditionalBound)} | {F(Math.Log(Math.Max(1, r.Candidates)))} | {r.Steps} | {r.TrainingSeconds:F0} | {r.ImagesPerSecond:F0} | {r.Data} | {r.Encoder} | {r.Device}"
+                            + $"| {F(r.FinalConditionalBound)} | {F(Math.Log(Math.Max(1, r.Candidates)))} | {r.Steps} | {r.TrainingSeconds:F0} | {(r.Steps > 0 ? r.ImagesPerSecond.ToString("F0", CultureInfo.InvariantCulture) : "-")} | {r.Data} | {r.Encoder} | {r.Device}"
                             + (r.StoppedByBudget ? " (stopped by budget)" : "") + " |");
         return text.ToString();
     }
