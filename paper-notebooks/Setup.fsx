@@ -16,6 +16,7 @@
 #r "../artifacts/notebook-host/SkiaSharp.dll"
 #r "../artifacts/notebook-host/ScottPlot.dll"
 #r "../artifacts/notebook-host/Decomp.Notebooks.dll"
+#r "../artifacts/notebook-host/Decomp.Experiments.Synthetic.dll"
 
 // A script host reads no deps.json: point TorchSharp and the plotting libraries at the natives under runtimes/ before
 // anything touches them.

@@ -111,6 +111,9 @@ module Bounds =
     /// layout (column 0 of `proposalScores` is not used: the weights range over negatives only). Proposition 3: as
     /// K -> infinity, `sup_E I_IS -> I(x''; y | x')` and its argsup tends to the optimal I_CNCE critic.
     ///
+    /// I_IS is an approximation of I_SIR, not a proven lower bound (the paper says as much): with exact critics it can
+    /// overshoot I(x''; y | x') at small K when I(x'; y) is large, and the overshoot fades as K grows.
+    ///
     /// Gradients flow through the weights too, as in the paper's pseudocode; pass `proposalScores.detach()` to treat
     /// the weights as constants. With equal weights (a constant Ebar) this is exactly InfoNCE. Capped by log K.
     let importanceSampledConditionalInfoNce (scores: torch.Tensor) (proposalScores: torch.Tensor) : torch.Tensor =

@@ -29,7 +29,8 @@ module Decomposition =
     ///
     /// Both terms score the same K candidates (positive + marginal negatives): `unconditionalScores` are E(x', .) and
     /// also serve as Ebar(x', .), the importance weights' critic; `conditionalScores` are E(x', x'', .).
-    /// Per-example values [batch]; capped by `2 log K`.
+    /// Per-example values [batch]; capped by `2 log K`. Since I_IS is not a proven bound, neither is this sum: the paper
+    /// observes it below the truth in Figure 2 without a proof, and it can overshoot when I(x'; y) is large and K small.
     let decomposedInfoNceImportanceSampled (unconditionalScores: torch.Tensor) (conditionalScores: torch.Tensor) : torch.Tensor =
         Guard.scores (nameof unconditionalScores) unconditionalScores
         Guard.scores (nameof conditionalScores) conditionalScores

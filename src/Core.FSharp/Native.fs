@@ -102,6 +102,12 @@ module Native =
              with :? InvalidOperationException when libtorch.IsNone ->
                  // Someone else already resolves TorchSharp's natives; without DECOMP_LIBTORCH we have nothing to add.
                  ()
+             // TorchSharp's static initialiser loads its shim with NativeLibrary.TryLoad, which consults neither the
+             // resolver above nor runtimes/<rid>/native when no deps.json is read (scripts). Loading the shim by its full
+             // path first makes that later load by name find it already in the process (and its libtorch with it).
+             match torchSharpShim () with
+             | Some path -> NativeLibrary.Load path |> ignore
+             | None -> ()
              { LibtorchFolder = libtorch |> Option.map fst })
 
     /// Prepares TorchSharp's native loading once per process (see the module's summary). Safe to call any number of

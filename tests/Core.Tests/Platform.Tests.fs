@@ -115,6 +115,14 @@ let tests =
                     folder.Delete true
         }
 
+        test "in a script, any first TorchSharp call works once Native.ensureLoaded has run" {
+            // Scripts read no deps.json; TorchSharp's static initialiser must still find the shim under runtimes/.
+            for first in [ "TorchSharp.torch.tensor 0.1 |> ignore"; "TorchSharp.torch.manual_seed 1L |> ignore"; "Decomp.Core.Device.current () |> ignore" ] do
+                let code, output = runScript [] ("Decomp.Core.Native.ensureLoaded ()\n" + first + "\nprintfn \"SUM %f\" (TorchSharp.torch.ones(2L).sum().item<float32>())")
+                Expect.equal code 0 $"'{first}' as the first call works:\n{output}"
+                Expect.stringContains output "SUM 2.000000" "and TorchSharp computes"
+        }
+
         test "DECOMP_LIBTORCH naming a missing folder is a clear error" {
             let code, output = runScript [ Native.LibtorchVariable, "/nonexistent/torch/lib" ] "Decomp.Core.Native.ensureLoaded ()"
             Expect.notEqual code 0 "fails"
