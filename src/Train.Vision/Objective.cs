@@ -1,0 +1,149 @@
+using Decomp.Train.Vision.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+using static TorchSharp.torch.nn;
+
+namespace Decomp.Train.Vision;
+
+/// <summary>
+/// The bound values and the loss of one training step. Bounds are in nats (higher is better) and averaged over the batch;
+/// the restricted-view and conditional bounds are null for the InfoNCE baseline. For the "without conditional MI" ablation
+/// <see cref="ConditionalBound"/> is still reported, but it is not part of <see cref="Loss"/>.
+/// </summary>
+internal sealed record ObjectiveTerms(Tensor Loss, Tensor FullViewBound, Tensor? RestrictedViewBound, Tensor? ConditionalBound);
+
+/// <summary>
+/// The contrastive objective of the vision driver. Every call this app makes into Decomp's bounds
+/// (<see cref="Bounds"/>, <see cref="MemoryBank"/>) lives in this file, so that wiring the driver to a new facade version
+/// touches nothing else. Critic: cosine similarity divided by a temperature tau, as in the paper's CIFAR-10 and MoCo set-ups.
+/// </summary>
+internal sealed class ContrastiveObjective : IDisposable
+{
+    private readonly ObjectiveKind kind;
+    private readonly double lambda;
+    private readonly double temperature;
+    private readonly int enqueueBatch;
+    private readonly MemoryBank? bank;
+    private long enqueuedKeys;
+
+    /// <param name="kind">The objective.</param>
+    /// <param name="lambda">lam of the decomposition (ignored by the baseline).</param>
+    /// <param name="temperature">tau of the cosine critic.</param>
+    /// <param name="queueSize">K, the number of queued negative keys (MoCo); 0 for in-batch negatives (SimCLR).</param>
+    /// <param name="dimension">Size of the projected embeddings.</param>
+    /// <param name="enqueueBatch">Keys enqueued per step; the queue size must be a multiple of it.</param>
+    /// <param name="device">Where the queue lives.</param>
+    /// <param name="seed">Seed of the queue's initial random keys.</param>
+    public ContrastiveObjective(ObjectiveKind kind, double lambda, double temperature, int queueSize, int dimension,
+                                int enqueueBatch, Device device, long seed)
+    {
+        if (queueSize > 0 && queueSize % enqueueBatch != 0)
+            throw new ArgumentException($"the queue size ({queueSize}) must be a multiple of the batch size ({enqueueBatch}).", nameof(queueSize));
+        this.kind = kind;
+        this.lambda = lambda;
+        this.temperature = temperature;
+        this.enqueueBatch = enqueueBatch;
+        bank = queueSize > 0 ? new MemoryBank(queueSize, dimension, device, seed: seed) : null;
+    }
+
+    /// <summary>True when the objective needs the restricted view x''.</summary>
+    public bool UsesRestrictedView => kind != ObjectiveKind.InfoNce;
+
+    /// <summary>Number of candidates K each bound contrasts (positive included); log K caps every InfoNCE estimate.</summary>
+    public long Candidates(int batchSize) => bank is null ? batchSize : 1 + bank.Capacity;
+
+    /// <summary>
+    /// MoCo step: queries f(x') and f(x'') against keys f_ema(y) (already detached), negatives from the queue.
+    /// Call <see cref="Enqueue"/> with the keys afterwards.
+    /// </summary>
+    public ObjectiveTerms AgainstQueue(Tensor fullViewQueries, Tensor? restrictedViewQueries, Tensor keys)
+    {
+        if (bank is null) throw new InvalidOperationException("This objective has no queue; use InBatchSymmetric.");
+        // Keys is a new handle on the queue's storage; the caller's dispose scope releases it with the step's tensors.
+        return Terms(fullViewQueries, restrictedViewQueries, keys, bank.Keys);
+    }
+
+    /// <summary>
+    /// SimCLR step, symmetrised: the average of the objective from view 1 to view 2 and from view 2 to view 1, with
+    /// in-batch negatives. Keys keep their gradient, as in SimCLR.
+    /// </summary>
+    public ObjectiveTerms InBatchSymmetric(Tensor firstView, Tensor? firstRestricted, Tensor secondView, Tensor? secondRestricted)
+    {
+        var forward = Terms(firstView, firstRestricted, secondView, memory: null);
+        var backward = Terms(secondView, secondRestricted, firstView, memory: null);
+        return new ObjectiveTerms(
+            (forward.Loss + backward.Loss) / 2,
+            (forward.FullViewBound + backward.FullViewBound) / 2,
+            Average(forward.RestrictedViewBound, backward.RestrictedViewBound),
+            Average(forward.ConditionalBound, backward.ConditionalBound));
+    }
+
+    /// <summary>Pushes this step's keys (normalised, detached) into the queue, replacing the oldest.</summary>
+    public void Enqueue(Tensor keys)
+    {
+        if (bank is null) return;
+        using var noGrad = no_grad();
+        using var unit = functional.normalize(keys.detach(), 2, 1);
+        bank.Enqueue(unit);
+        enqueuedKeys += keys.shape[0];
+    }
+
+    /// <summary>Writes the queue (keys and write position) for a checkpoint.</summary>
+    public void Save(BinaryWriter writer)
+    {
+        writer.Write(bank is not null);
+        if (bank is null) return;
+        writer.Write(enqueuedKeys);
+        using var handle = bank.Keys;
+        using var keys = handle.cpu();
+        keys.Save(writer);
+    }
+
+    /// <summary>Restores what <see cref="Save"/> wrote, into a freshly constructed objective.</summary>
+    public void Load(BinaryReader reader)
+    {
+        var hasBank = reader.ReadBoolean();
+        if (hasBank != bank is not null) throw new InvalidDataException("the checkpoint's queue does not match this run's framework.");
+        if (bank is null) return;
+        var saved = reader.ReadInt64();
+        using var keys = TensorExtensionMethods.Load(reader);
+        using var current = bank.Keys;
+        if (!keys.shape.SequenceEqual(current.shape))
+            throw new InvalidDataException($"the checkpoint's queue is [{string.Join(",", keys.shape)}], this run's is [{string.Join(",", current.shape)}].");
+        // The bank is a ring buffer that exposes only Enqueue: writing all keys in order returns it to position 0 with the
+        // saved contents, and re-writing the first (saved mod K) keys moves the write position to where it was.
+        using var onDevice = keys.to(current.device);
+        EnqueueRange(onDevice, bank.Capacity);
+        EnqueueRange(onDevice, (int)(saved % bank.Capacity));
+        enqueuedKeys = saved;
+    }
+
+    private void EnqueueRange(Tensor keys, int count)
+    {
+        for (var start = 0; start < count; start += enqueueBatch)
+        {
+            using var chunk = keys.narrow(0, start, Math.Min(enqueueBatch, count - start));
+            bank!.Enqueue(chunk);
+        }
+    }
+
+    private ObjectiveTerms Terms(Tensor fullViewQueries, Tensor? restrictedViewQueries, Tensor keys, Tensor? memory)
+    {
+        if (kind == ObjectiveKind.InfoNce)
+        {
+            var bound = memory is null
+                ? Bounds.InfoNce(fullViewQueries, keys, temperature, Similarity.Cosine)
+                : Bounds.InfoNce(fullViewQueries, keys, memory, temperature, Similarity.Cosine);
+            return new ObjectiveTerms(-bound, bound, null, null);
+        }
+        if (restrictedViewQueries is null) throw new ArgumentNullException(nameof(restrictedViewQueries), "the decomposed objective needs f(x'').");
+        var loss = Bounds.MemoryBankLoss(fullViewQueries, restrictedViewQueries, keys, memory, lambda, temperature,
+                                         Similarity.Cosine, conditional: kind == ObjectiveKind.Decomposed);
+        return new ObjectiveTerms(loss.Loss, loss.FullViewInfoNce, loss.RestrictedViewInfoNce, loss.ConditionalInfoNce);
+    }
+
+    private static Tensor? Average(Tensor? a, Tensor? b) => a is null || b is null ? null : (a + b) / 2;
+
+    /// <inheritdoc />
+    public void Dispose() => bank?.Dispose();
+}

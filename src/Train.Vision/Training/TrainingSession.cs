@@ -1,0 +1,163 @@
+using Decomp.Train.Vision.Augmentation;
+using Decomp.Train.Vision.Models;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Decomp.Train.Vision.Training;
+
+/// <summary>Mean bound values (nats) and the loss of one step, read back from the device.</summary>
+internal readonly record struct StepOutcome(double Loss, double FullViewBound, double? RestrictedViewBound, double? ConditionalBound);
+
+/// <summary>
+/// The trainable state of a run (encoder, momentum encoder, optimiser, queue) and one optimisation step over it. A step
+/// is a pure function of this state, the run's seed and the step number: the batch comes from the epoch's seeded order and
+/// every augmentation from a generator seeded by the step, which is what makes a resumed run repeat an uninterrupted one.
+/// </summary>
+internal sealed class TrainingSession : IDisposable
+{
+    private readonly TrainingOptions options;
+    private readonly RunSettings settings;
+    private readonly Device device;
+    private readonly Tensor trainImages;
+    private readonly ViewFactory views;
+    private readonly Encoder? keyEncoder;
+    private readonly SGD optimizer;
+    private readonly ContrastiveObjective objective;
+    private long orderEpoch = -1;
+    private Tensor? order;
+
+    /// <param name="options">The run's options.</param>
+    /// <param name="settings">Their resolution for the data and device.</param>
+    /// <param name="trainImages">The training images, uint8 [N, C, H, W] on <paramref name="device"/> (not owned).</param>
+    /// <param name="views">The augmentations (not owned).</param>
+    /// <param name="device">Where to train.</param>
+    public TrainingSession(TrainingOptions options, RunSettings settings, Tensor trainImages, ViewFactory views, Device device)
+    {
+        this.options = options;
+        this.settings = settings;
+        this.device = device;
+        this.trainImages = trainImages;
+        this.views = views;
+        var channels = (int)trainImages.shape[1];
+        Encoder = Models.Encoder.Create(settings.Encoder, channels, options.ProjectionDim, options.Precision,
+                                        Seeds.Derive(options.Seed, SeedStream.ModelInit), device);
+        if (options.Framework == Framework.MoCo)
+        {
+            keyEncoder = Models.Encoder.Create(settings.Encoder, channels, options.ProjectionDim, options.Precision,
+                                               Seeds.Derive(options.Seed, SeedStream.ModelInit), device);
+            Models.Encoder.CopyWeights(Encoder, keyEncoder);
+            foreach (var p in keyEncoder.parameters()) p.requires_grad = false;
+        }
+        optimizer = optim.SGD(Encoder.parameters(), settings.LearningRate, options.SgdMomentum, weight_decay: options.WeightDecay);
+        objective = new ContrastiveObjective(options.Objective, options.Lambda, settings.Temperature,
+                                             options.Framework == Framework.MoCo ? options.QueueSize : 0, options.ProjectionDim,
+                                             options.BatchSize, device, Seeds.Derive(options.Seed, SeedStream.Queue));
+    }
+
+    /// <summary>The encoder being trained.</summary>
+    public Encoder Encoder { get; }
+
+    /// <summary>K, the candidates (positive included) each bound contrasts; log K caps each InfoNCE estimate.</summary>
+    public long Candidates => objective.Candidates(options.BatchSize);
+
+    /// <summary>Runs optimisation step <paramref name="step"/> at <paramref name="learningRate"/>.</summary>
+    /// <exception cref="InvalidOperationException">The loss is not finite.</exception>
+    public StepOutcome Step(long step, double learningRate)
+    {
+        var epochOrder = EpochOrder(step / settings.StepsPerEpoch);
+        using var scope = NewDisposeScope();
+        using var generator = new Generator((ulong)Seeds.Derive(options.Seed, SeedStream.Augmentation, step), device);
+        var batch = options.BatchSize;
+        var index = epochOrder.narrow(0, step % settings.StepsPerEpoch * batch, batch);
+        var images = trainImages.index_select(0, index).to(ScalarType.Float32) / 255.0;
+        var x = views.Standard(images, generator);
+        var y = views.Standard(images, generator);
+        var xRestricted = objective.UsesRestrictedView ? views.Restricted(x, generator) : null;
+        Encoder.train();
+        ObjectiveTerms terms;
+        Tensor? keys = null;
+        if (keyEncoder is not null)
+        {
+            var queries = Encoder.forward(x);
+            var restrictedQueries = xRestricted is null ? null : Encoder.forward(xRestricted);
+            using (no_grad()) keys = EncodeKeys(y, generator);
+            terms = objective.AgainstQueue(queries, restrictedQueries, keys);
+        }
+        else
+        {
+            var both = Encoder.forward(cat(new[] { x, y }, 0)).split(batch, 0);
+            Tensor? firstRestricted = null, secondRestricted = null;
+            if (xRestricted is not null)
+            {
+                var restricted = Encoder.forward(cat(new[] { xRestricted, views.Restricted(y, generator) }, 0)).split(batch, 0);
+                (firstRestricted, secondRestricted) = (restricted[0], restricted[1]);
+            }
+            terms = objective.InBatchSymmetric(both[0], firstRestricted, both[1], secondRestricted);
+        }
+        var loss = terms.Loss.item<float>();
+        if (!float.IsFinite(loss))
+            throw new InvalidOperationException($"the loss is {loss} at step {step}; lower --lr (now {learningRate:G4}) or use --precision fp32.");
+        foreach (var group in optimizer.ParamGroups) group.LearningRate = learningRate;
+        optimizer.zero_grad();
+        terms.Loss.backward();
+        optimizer.step();
+        if (keyEncoder is not null)
+        {
+            Models.Encoder.MomentumUpdate(Encoder, keyEncoder, options.KeyMomentum);
+            objective.Enqueue(keys!);
+        }
+        return new StepOutcome(loss, terms.FullViewBound.item<float>(), terms.RestrictedViewBound?.item<float>(), terms.ConditionalBound?.item<float>());
+    }
+
+    /// <summary>Writes the trainable state (weights, buffers, optimiser, queue).</summary>
+    public void Save(BinaryWriter writer)
+    {
+        Encoder.save(writer);
+        keyEncoder?.save(writer);
+        optimizer.save_state_dict(writer);
+        objective.Save(writer);
+    }
+
+    /// <summary>Restores what <see cref="Save"/> wrote into this freshly built session.</summary>
+    public void Load(BinaryReader reader)
+    {
+        Encoder.load(reader);
+        keyEncoder?.load(reader);
+        optimizer.load_state_dict(reader);
+        objective.Load(reader);
+    }
+
+    /// <summary>
+    /// f_ema(y) with MoCo's shuffled batch norm simulated on one device: the keys pass through the key encoder in
+    /// --bn-splits random groups, so that a key's batch statistics are not those of its query's batch.
+    /// </summary>
+    private Tensor EncodeKeys(Tensor y, Generator generator)
+    {
+        if (options.BatchNormSplits == 1) return keyEncoder!.forward(y);
+        var permutation = randperm(y.shape[0], device: device, generator: generator);
+        var groups = y.index_select(0, permutation).chunk(options.BatchNormSplits, 0).Select(g => keyEncoder!.forward(g));
+        return cat(groups.ToArray(), 0).index_select(0, permutation.argsort());
+    }
+
+    private Tensor EpochOrder(long epoch)
+    {
+        if (epoch == orderEpoch && order is not null) return order;
+        order?.Dispose();
+        var permutation = Seeds.Permutation((int)trainImages.shape[0], Seeds.Derive(options.Seed, SeedStream.EpochOrder, epoch));
+        using var cpu = tensor(permutation.Select(i => (long)i).ToArray(), ScalarType.Int64);
+        order = cpu.to(device);
+        orderEpoch = epoch;
+        return order;
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        order?.Dispose();
+        objective.Dispose();
+        optimizer.Dispose();
+        keyEncoder?.Dispose();
+        Encoder.Dispose();
+    }
+}
