@@ -16,7 +16,7 @@ restore() {
 # Expecto suites are console apps; each writes a JUnit summary we count from.
 expecto_suites=(tests/Core.Tests tests/Experiments.Tests tests/Notebooks.Tests)
 # xUnit suites run under `dotnet test`; each writes a TRX file we count from.
-xunit_suites=(tests/Api.Tests tests/Dialogue.Tests)
+xunit_suites=(tests/Api.Tests tests/Dialogue.Tests tests/Vision.Tests)
 
 count_junit() { # file -> "passed failed"; Expecto's JUnit file has one <testcase> per test, failures as children
   local f=$1 cases failures skipped

@@ -32,6 +32,17 @@ public static class Devices
     /// <summary>Prepares TorchSharp's native loading (honours <c>DECOMP_LIBTORCH</c>). Call before any direct TorchSharp use.</summary>
     public static void EnsureNativesLoaded() => CoreNative.ensureLoaded();
 
+    /// <summary>
+    /// Opts the process into CPU settings that make libtorch fast on Linux machines with few, shared cores: glibc's mmap
+    /// threshold raised (large tensors stay in the heap instead of being mapped and unmapped every step) and
+    /// <c>OMP_WAIT_POLICY=PASSIVE</c> (OpenMP threads sleep instead of spinning while they wait). Call it first thing in
+    /// <c>Main</c>, before anything loads libtorch. Returns what was applied.
+    /// </summary>
+    public static string TuneCpuRuntime() => CoreNative.tuneCpuRuntime();
+
+    /// <summary>What <see cref="TuneCpuRuntime"/> applied in this process ("none" before it ran or where nothing applies).</summary>
+    public static string CpuTuning => CoreNative.cpuTuning();
+
     /// <summary>A one-line description of <paramref name="device"/> for logs.</summary>
     public static string Describe(torch.Device device) => CoreDevice.describe(device);
 }

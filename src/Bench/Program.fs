@@ -88,6 +88,7 @@ let conditionalCost () =
 
 [<EntryPoint>]
 let main argv =
+    printfn "native tuning: %s" (Native.tuneCpuRuntime ())
     match argv |> List.ofArray with
     | [ "memory" ] -> memory 100_000; 0
     | [ "memory"; n ] -> memory (int n); 0

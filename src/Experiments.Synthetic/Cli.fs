@@ -21,6 +21,7 @@ type Arguments =
     | Evaluation_Batches of count: int
     | Device of name: string
     | [<AltCommandLine("-o")>] Output of folder: string
+    | Threads of count: int
     | Full
     | Fresh
 
@@ -40,11 +41,12 @@ type Arguments =
             | Evaluation_Batches _ -> "fresh batches averaged for each run's final estimate (default 20)."
             | Device _ -> "cpu, cuda or cuda:N (default: DECOMP_DEVICE if set, else CUDA when available, else CPU)."
             | Output _ -> "output folder for runs.csv, curves.csv, summary.md and figure2.png (default out/figure2)."
+            | Threads _ -> "CPU threads for libtorch's operators (default: libtorch's choice, usually the number of cores)."
             | Full -> "the paper-sized sweep: MI 5,10,15,20, 5 seeds, 5000 steps (hours on a CPU; explicit options still win)."
             | Fresh -> "start over: ignore runs already recorded in the output folder (by default a re-run resumes them)."
 
 /// What the command line asks for, validated.
-type Request = { Sweep: SweepSettings; Output: string; Fresh: bool }
+type Request = { Sweep: SweepSettings; Output: string; Fresh: bool; Threads: int option }
 
 /// Turns the command line into a request, or a one-line error.
 module Cli =
@@ -93,7 +95,8 @@ module Cli =
               (if results.Contains Width && results.GetResult Width < 1 then Some "--width must be >= 1" else None)
               (if results.Contains Learning_Rate && not (results.GetResult Learning_Rate > 0.0) then Some "--learning-rate must be > 0" else None)
               (if results.Contains Conditional_Examples && results.GetResult Conditional_Examples < 1 then Some "--conditional-examples must be >= 1" else None)
-              (if results.Contains Evaluation_Batches && results.GetResult Evaluation_Batches < 2 then Some "--evaluation-batches must be >= 2" else None) ]
+              (if results.Contains Evaluation_Batches && results.GetResult Evaluation_Batches < 2 then Some "--evaluation-batches must be >= 2" else None)
+              (if results.Contains Threads && results.GetResult Threads < 1 then Some "--threads must be >= 1" else None) ]
             |> List.choose id
         match checks with
         | first :: _ -> Error first
@@ -153,4 +156,5 @@ module Cli =
                                         ConditionalExamples = results.GetResult(Conditional_Examples, defaultValue = d.ConditionalExamples)
                                         EvaluationBatches = results.GetResult(Evaluation_Batches, defaultValue = d.EvaluationBatches) }
                                   Output = output
-                                  Fresh = results.Contains Fresh })
+                                  Fresh = results.Contains Fresh
+                                  Threads = results.TryGetResult Threads })

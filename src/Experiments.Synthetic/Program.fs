@@ -29,9 +29,9 @@ let private sweep (request: Request) =
                 let c = l.Split ','
                 c.Length >= 4 && keptKeys.Contains((c[0], c[1], c[2], c[3])))
         )
-    printfn "Figure 2 sweep: true MI %s; K %s; %s; %d seed(s); %d steps; d = %d; width %d; Adam %g; device %s"
+    printfn "Figure 2 sweep: true MI %s; K %s; %s; %d seed(s); %d steps; d = %d; width %d; Adam %g; device %s, %d CPU threads (native tuning: %s)"
         (String.Join(", ", s.TrueMis)) (String.Join(", ", s.Candidates)) (String.Join(", ", s.Estimators |> List.map _.Name))
-        s.Seeds.Length s.Steps s.Dimensions s.Width s.LearningRate (Device.describe s.Device)
+        s.Seeds.Length s.Steps s.Dimensions s.Width s.LearningRate (Device.describe s.Device) (TorchSharp.torch.get_num_threads ()) (Native.cpuTuning ())
     printfn "%d runs; %s; writing to %s" plan.Length (if done'.IsEmpty then "none done yet" else $"{done'.Length} already done (resuming; --fresh starts over)") (Path.GetFullPath request.Output)
     let totalCost = todo |> List.sumBy Sweep.cost
     let mutable spentCost = 0.0
@@ -76,6 +76,8 @@ let private sweep (request: Request) =
 
 [<EntryPoint>]
 let main argv =
+    // Before anything loads libtorch: its OpenMP reads the environment once, at load.
+    Native.tuneCpuRuntime () |> ignore
     let parser = ArgumentParser.Create<Arguments>(programName = "decomp-figure2")
     let parsed =
         try
@@ -96,6 +98,7 @@ let main argv =
             2
         | Ok request ->
             try
+                request.Threads |> Option.iter TorchSharp.torch.set_num_threads
                 sweep request
                 0
             with e ->

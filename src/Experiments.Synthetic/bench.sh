@@ -2,7 +2,8 @@
 # Times the Figure 2 sweep in .NET (this app) and in PyTorch (reference/figure2_pytorch.py) on the same machine, with
 # the same MI values, K, steps, batch shapes and evaluation batches, and prints the ratio. Any options are passed to
 # both (the ones they share: --mi --k --estimators --seeds --steps --dimensions --width --learning-rate
-# --conditional-examples --evaluation-batches). Needs Debian's python3-torch (apt-get install python3-torch).
+# --conditional-examples --evaluation-batches --threads). Give --threads to compare at equal parallelism: Debian's
+# PyTorch build may run its operators on one thread only (it prints how many it uses). Needs Debian's python3-torch (apt-get install python3-torch).
 #   src/Experiments.Synthetic/bench.sh                       # the default sweep
 #   src/Experiments.Synthetic/bench.sh --mi 20 --k 64,512 --seeds 1
 set -euo pipefail

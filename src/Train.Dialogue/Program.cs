@@ -1,3 +1,4 @@
+using Decomp;
 using System.CommandLine;
 using Decomp.Dialogue.Cli;
 using Decomp.Dialogue.Data;
@@ -20,7 +21,12 @@ public static class Program
         "`<command> --help` lists each one's options.";
 
     /// <summary>Entry point.</summary>
-    public static int Main(string[] args) => Run(args, Console.Out, Console.Error);
+    public static int Main(string[] args)
+    {
+        // Before anything loads libtorch: its OpenMP reads the environment once, at load.
+        Devices.TuneCpuRuntime();
+        return Run(args, Console.Out, Console.Error);
+    }
 
     /// <summary>Runs the command line <paramref name="args"/>, writing to the given streams; returns the exit code.</summary>
     public static int Run(string[] args, TextWriter output, TextWriter error)

@@ -1,6 +1,5 @@
-using Decomp.Train.Vision;
 using Decomp.Train.Vision.Cli;
 
 // Before anything loads libtorch: its OpenMP reads the environment once, at load.
-NativeTuning.Apply();
+Decomp.Devices.TuneCpuRuntime();
 return CommandLineApp.Run(args, Console.Out, Console.Error);

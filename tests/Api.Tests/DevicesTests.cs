@@ -22,4 +22,12 @@ public class DevicesTests
         Assert.Equal("request", e.ParamName);
         Assert.Contains("cpu, cuda or cuda:N", e.Message);
     }
+
+    [Fact]
+    public void CpuTuningRaisesGlibcsMallocThresholdsOnLinux()
+    {
+        var applied = Devices.TuneCpuRuntime();
+        Assert.Equal(applied, Devices.CpuTuning);
+        if (OperatingSystem.IsLinux()) Assert.Contains("malloc mmap threshold 1 GB", applied);
+    }
 }

@@ -44,14 +44,3 @@ public class ScheduleAndSeedTests
         Assert.Equal(seeds[0], Seeds.Derive(1, SeedStream.Augmentation, 0));
     }
 }
-
-public class NativeTuningTests
-{
-    [Fact]
-    public void GlibcAcceptsTheRaisedMallocThresholds()
-    {
-        if (!OperatingSystem.IsLinux()) return;
-
-        Assert.True(Decomp.Train.Vision.NativeTuning.KeepLargeBlocksInTheHeap());
-    }
-}

@@ -106,7 +106,10 @@ def main():
     a.add_argument("--learning-rate", type=float, default=5e-4)
     a.add_argument("--conditional-examples", type=int, default=64)
     a.add_argument("--evaluation-batches", type=int, default=20)
+    a.add_argument("--threads", type=int, default=None)
     args = a.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads", flush=True)
     start = time.perf_counter()
     for mi in [float(v) for v in args.mi.split(",")]:

@@ -71,7 +71,7 @@ internal static class TrainingRun
         var settings = RunSettings.Resolve(options, data, device);
         console.WriteLine($"Decomp vision driver | {RunSummary.MethodLabel(options)} | seed {options.Seed}");
         console.WriteLine($"  data: {DescribeData(options, data)}; {data.Train.Channels}x{data.Train.Height}x{data.Train.Width}, {settings.Classes} classes");
-        console.WriteLine($"  device: {Devices.Describe(device)}, {get_num_threads()} CPU threads (native tuning: {NativeTuning.Applied}); encoder {settings.Encoder}, {options.Precision}; batch {options.BatchSize}, "
+        console.WriteLine($"  device: {Devices.Describe(device)}, {get_num_threads()} CPU threads (native tuning: {Devices.CpuTuning}); encoder {settings.Encoder}, {options.Precision}; batch {options.BatchSize}, "
                           + $"lr {settings.LearningRate:G4}, tau {settings.Temperature:G4}, {settings.StepsPerEpoch} steps per epoch");
 
         using var trainImages = data.Train.ImagesTensor(device);
