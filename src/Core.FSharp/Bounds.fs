@@ -122,8 +122,11 @@ module Bounds =
         Guard.shape (nameof proposalScores) scores.shape "Ebar(x', .) over the same candidates as scores" proposalScores
         Scoped.run (fun () ->
             let negativesCount = scores.shape[1] - 1L
-            let logWeights = proposalScores.narrow(1L, 1L, negativesCount).log_softmax(1L)
-            // log((K-1) sum_k w_k e^{E_k}), then log(e^{E_1} + that): both as log-sum-exps, never exp-then-log.
-            let negativeMass = (logWeights + scores.narrow(1L, 1L, negativesCount)).logsumexp(1L, false).add(Math.Log(float negativesCount).ToScalar())
+            let proposal = proposalScores.narrow(1L, 1L, negativesCount)
+            // log((K-1) sum_k w_k e^{E_k}) with w = softmax(Ebar) is log(K-1) + lse(Ebar + E) - lse(Ebar): two
+            // log-sum-exps over the negatives, no normalised weights materialised; then log(e^{E_1} + that).
+            let negativeMass =
+                ((proposal + scores.narrow(1L, 1L, negativesCount)).logsumexp(1L, false) - proposal.logsumexp(1L, false))
+                    .add(Math.Log(float negativesCount).ToScalar())
             let positive = scores.select(1L, 0L)
             contrast positive (torch.logaddexp(positive, negativeMass)) (logK scores))
