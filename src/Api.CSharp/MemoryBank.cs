@@ -41,6 +41,30 @@ public sealed class MemoryBank : IDisposable
     /// <summary>The keys <c>[capacity, dimension]</c>, without gradient: a new handle on the queue's storage, which sees later enqueues. Disposing it leaves the queue intact.</summary>
     public Tensor Keys => _queue.Keys;
 
+    /// <summary>The row the next <see cref="Enqueue"/> writes first, in [0, <see cref="Capacity"/>). Save it with <see cref="Keys"/> to checkpoint the queue.</summary>
+    public int Position => _queue.Position;
+
+    /// <summary>
+    /// Puts back a queue saved from <see cref="Keys"/> and <see cref="Position"/>, so that later enqueues overwrite the same
+    /// rows as in the run that saved it (an exact resume).
+    /// </summary>
+    /// <param name="keys">The saved keys, <c>[Capacity, Dimension]</c>, floating point, on any device (copied to the queue's device and dtype).</param>
+    /// <param name="position">The saved <see cref="Position"/>, in [0, <see cref="Capacity"/>).</param>
+    /// <exception cref="ArgumentException"><paramref name="keys"/> has another shape or is not floating point.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="position"/> is outside [0, <see cref="Capacity"/>).</exception>
+    /// <example>
+    /// <code>
+    /// // Saving, in a checkpoint:
+    /// writer.Write(bank.Position);
+    /// using (var keys = bank.Keys) using (var onCpu = keys.cpu()) onCpu.Save(writer);
+    /// // Resuming, in a new process, into a bank constructed with the same capacity and dimension:
+    /// var position = reader.ReadInt32();
+    /// using var saved = TensorExtensionMethods.Load(reader);
+    /// bank.Restore(saved, position);
+    /// </code>
+    /// </example>
+    public void Restore(Tensor keys, int position) => _queue.Restore(Guard.NotNull(keys, nameof(keys)), position);
+
     /// <summary>Replaces the oldest keys with <paramref name="keys"/> <c>[batch, dimension]</c> (detached, copied to the queue's device and dtype).</summary>
     public void Enqueue(Tensor keys) => _queue.Enqueue(Guard.NotNull(keys, nameof(keys)));
 

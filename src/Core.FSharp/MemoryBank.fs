@@ -147,6 +147,26 @@ type KeyQueue(capacity: int, dimension: int, device: torch.Device, dtype: torch.
         if disposed then raise (ObjectDisposedException(nameof KeyQueue))
         buffer.alias ()
 
+    /// The row the next `Enqueue` writes first, in [0, capacity): with `Keys`, all a checkpoint needs to restore the
+    /// queue exactly (`Restore`).
+    member _.Position : int =
+        if disposed then raise (ObjectDisposedException(nameof KeyQueue))
+        int next
+
+    /// Puts back a queue saved as `Keys` and `Position` (a checkpoint): copies `keys` ([capacity, dimension], any
+    /// device, floating point) into the buffer and sets the write position, so the following enqueues overwrite the
+    /// same rows as they would have in the run that saved it.
+    member _.Restore(keys: torch.Tensor, position: int) =
+        if disposed then raise (ObjectDisposedException(nameof KeyQueue))
+        Guard.shape (nameof keys) [| int64 capacity; int64 dimension |] "the queue's [capacity, dimension]" keys
+        Guard.floating (nameof keys) keys
+        if position < 0 || position >= capacity then
+            raise (ArgumentOutOfRangeException(nameof position, position, $"{nameof position} must be in [0, {capacity}) for a queue of {capacity} keys."))
+        use _ = torch.no_grad ()
+        use copy = keys.detach().``to``(buffer.dtype, buffer.device)
+        buffer.copy_(copy) |> ignore
+        next <- int64 position
+
     /// Replaces the oldest keys with `keys` ([batch, dimension], detached and copied to the queue's device and dtype).
     /// A batch larger than the queue keeps its last `capacity` keys.
     member _.Enqueue(keys: torch.Tensor) =

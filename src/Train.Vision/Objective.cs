@@ -22,9 +22,7 @@ internal sealed class ContrastiveObjective : IDisposable
     private readonly ObjectiveKind kind;
     private readonly double lambda;
     private readonly double temperature;
-    private readonly int enqueueBatch;
     private readonly MemoryBank? bank;
-    private long enqueuedKeys;
 
     /// <param name="kind">The objective.</param>
     /// <param name="lambda">lam of the decomposition (ignored by the baseline).</param>
@@ -42,7 +40,6 @@ internal sealed class ContrastiveObjective : IDisposable
         this.kind = kind;
         this.lambda = lambda;
         this.temperature = temperature;
-        this.enqueueBatch = enqueueBatch;
         bank = queueSize > 0 ? new MemoryBank(queueSize, dimension, device, seed: seed) : null;
     }
 
@@ -85,7 +82,6 @@ internal sealed class ContrastiveObjective : IDisposable
         using var noGrad = no_grad();
         using var unit = functional.normalize(keys.detach(), 2, 1);
         bank.Enqueue(unit);
-        enqueuedKeys += keys.shape[0];
     }
 
     /// <summary>Writes the queue (keys and write position) for a checkpoint.</summary>
@@ -93,7 +89,8 @@ internal sealed class ContrastiveObjective : IDisposable
     {
         writer.Write(bank is not null);
         if (bank is null) return;
-        writer.Write(enqueuedKeys);
+        // A long, as checkpoints before MemoryBank.Position held the count of keys ever enqueued (equal modulo the capacity).
+        writer.Write((long)bank.Position);
         using var handle = bank.Keys;
         using var keys = handle.cpu();
         keys.Save(writer);
@@ -110,21 +107,7 @@ internal sealed class ContrastiveObjective : IDisposable
         using var current = bank.Keys;
         if (!keys.shape.SequenceEqual(current.shape))
             throw new InvalidDataException($"the checkpoint's queue is [{string.Join(",", keys.shape)}], this run's is [{string.Join(",", current.shape)}].");
-        // The bank is a ring buffer that exposes only Enqueue: writing all keys in order returns it to position 0 with the
-        // saved contents, and re-writing the first (saved mod K) keys moves the write position to where it was.
-        using var onDevice = keys.to(current.device);
-        EnqueueRange(onDevice, bank.Capacity);
-        EnqueueRange(onDevice, (int)(saved % bank.Capacity));
-        enqueuedKeys = saved;
-    }
-
-    private void EnqueueRange(Tensor keys, int count)
-    {
-        for (var start = 0; start < count; start += enqueueBatch)
-        {
-            using var chunk = keys.narrow(0, start, Math.Min(enqueueBatch, count - start));
-            bank!.Enqueue(chunk);
-        }
+        bank.Restore(keys, (int)(saved % bank.Capacity));
     }
 
     private ObjectiveTerms Terms(Tensor fullViewQueries, Tensor? restrictedViewQueries, Tensor keys, Tensor? memory)

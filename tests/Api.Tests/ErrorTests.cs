@@ -95,6 +95,14 @@ public class ErrorTests
         Throws<ArgumentException>("memory", () => Bounds.MemoryBankLoss(torch.zeros(4, 3), torch.zeros(4, 3), torch.zeros(4, 3), torch.zeros(7, 2)), "memory");
 
     [Fact]
+    public void MemoryBankRestoreChecksShapeAndPosition()
+    {
+        using var bank = new MemoryBank(capacity: 4, dimension: 3, device: torch.CPU);
+        Throws<ArgumentException>("keys", () => bank.Restore(torch.zeros(5, 3), 0), "[4, 3]");
+        Throws<ArgumentOutOfRangeException>("position", () => bank.Restore(torch.zeros(4, 3), 4), "[0, 4)");
+    }
+
+    [Fact]
     public void SymbolMarginalMustBeADistribution() =>
         Throws<ArgumentException>("probabilities", () => SymbolMarginal.FromProbabilities(torch.tensor(new[] { 0.5f, 0.6f })), "sum to 1");
 

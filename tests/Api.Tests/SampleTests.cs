@@ -48,6 +48,47 @@ public class SampleTests
     }
 }
 
+public class MemoryBankCheckpointTests
+{
+    [Fact]
+    public void ABankSavedAndRestoredInAnotherInstanceContinuesExactlyLikeTheOriginal()
+    {
+        using var generator = new Generator(5);
+        using var original = new MemoryBank(capacity: 10, dimension: 4, device: torch.CPU, seed: 1);
+        for (var i = 0; i < 3; i++)
+        {
+            using var keys = torch.randn(new long[] { 4, 4 }, generator: generator);
+            original.Enqueue(keys);
+        }
+
+        // The checkpoint as the MemoryBank.Restore example writes it.
+        using var stream = new MemoryStream();
+        using (var writer = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true))
+        {
+            writer.Write(original.Position);
+            using var keys = original.Keys;
+            using var onCpu = keys.cpu();
+            onCpu.Save(writer);
+        }
+        stream.Position = 0;
+        using var restored = new MemoryBank(capacity: 10, dimension: 4, device: torch.CPU, seed: 2);
+        using (var reader = new BinaryReader(stream))
+        {
+            var position = reader.ReadInt32();
+            using var saved = TensorExtensionMethods.Load(reader);
+            restored.Restore(saved, position);
+        }
+
+        Assert.Equal(2, restored.Position); // 12 keys into 10 rows
+        using var next = torch.randn(new long[] { 4, 4 }, generator: generator);
+        original.Enqueue(next);
+        restored.Enqueue(next);
+        using var expected = original.Keys;
+        using var actual = restored.Keys;
+        Assert.True(expected.allclose(actual, 0, 0), "the same keys in the same rows after the next enqueue");
+    }
+}
+
 /// <summary>The public C# surface: no F# type leaks into it, and it is listed in docs/csharp-api.txt.</summary>
 public class PublicSurfaceTests
 {

@@ -152,6 +152,29 @@ let tests =
                 let after = (using queue.Keys toArray)
                 Expect.sequenceEqual after before "same keys after disposing a handle"
             }
+            test "Restore puts back keys and position: later enqueues match an uninterrupted queue" {
+                let batch v = torch.tensor(array2D [ for i in 0..1 -> [ v + float i; -v ] ], dtype = torch.float64)
+                use original = new KeyQueue(5, 2, torch.CPU, torch.float64, 1L)
+                original.Enqueue(batch 10.0)
+                original.Enqueue(batch 20.0)
+                original.Enqueue(batch 30.0)
+                Expect.equal original.Position 1 "six keys written into five rows"
+                // A different seed, so nothing matches unless Restore copies every row.
+                use restored = new KeyQueue(5, 2, torch.CPU, torch.float64, 9L)
+                using original.Keys (fun keys -> restored.Restore(keys.to_type torch.float32, original.Position))
+                for q in [ original; restored ] do q.Enqueue(batch 40.0)
+                let expected = using original.Keys toArray
+                let actual = using restored.Keys toArray
+                Expect.sequenceEqual actual expected "same keys after one more enqueue"
+                Expect.equal restored.Position original.Position "same position"
+            }
+            test "Restore refuses keys of another shape and positions outside the queue" {
+                use queue = new KeyQueue(4, 3, torch.CPU, torch.float32, 2L)
+                expectArgumentException "keys" (fun () -> queue.Restore(torch.zeros(3L, 3L), 0))
+                expectArgumentException "keys" (fun () -> queue.Restore(torch.zeros([| 4L; 3L |], dtype = torch.int64), 0))
+                expectArgumentException "position" (fun () -> queue.Restore(torch.zeros(4L, 3L), 4))
+                expectArgumentException "position" (fun () -> queue.Restore(torch.zeros(4L, 3L), -1))
+            }
             test "keys of another width are refused" {
                 use queue = new KeyQueue(4, 3, torch.CPU, torch.float32, 2L)
                 expectArgumentException "keys" (fun () -> queue.Enqueue(torch.zeros(2L, 4L)))
