@@ -162,9 +162,9 @@ type KeyQueue(capacity: int, dimension: int, device: torch.Device, dtype: torch.
         Guard.floating (nameof keys) keys
         if position < 0 || position >= capacity then
             raise (ArgumentOutOfRangeException(nameof position, position, $"{nameof position} must be in [0, {capacity}) for a queue of {capacity} keys."))
+        // copy_ converts dtype and device itself, so no intermediate tensor is made (or left for the GC).
         use _ = torch.no_grad ()
-        use copy = keys.detach().``to``(buffer.dtype, buffer.device)
-        buffer.copy_(copy) |> ignore
+        buffer.copy_(keys) |> ignore
         next <- int64 position
 
     /// Replaces the oldest keys with `keys` ([batch, dimension], detached and copied to the queue's device and dtype).

@@ -104,9 +104,8 @@ internal sealed class ContrastiveObjective : IDisposable
         if (bank is null) return;
         var saved = reader.ReadInt64();
         using var keys = TensorExtensionMethods.Load(reader);
-        using var current = bank.Keys;
-        if (!keys.shape.SequenceEqual(current.shape))
-            throw new InvalidDataException($"the checkpoint's queue is [{string.Join(",", keys.shape)}], this run's is [{string.Join(",", current.shape)}].");
+        if (!keys.shape.SequenceEqual(new long[] { bank.Capacity, bank.Dimension }))
+            throw new InvalidDataException($"the checkpoint's queue is [{string.Join(",", keys.shape)}], this run's is [{bank.Capacity},{bank.Dimension}].");
         bank.Restore(keys, (int)(saved % bank.Capacity));
     }
 
