@@ -2,6 +2,8 @@
 # Decomp's one entry point for a fresh machine (see README):
 #   ./build.sh test [--quick]        build everything and run every test suite; ends with "N passed, N failed"
 #   ./build.sh figure2 [options]     the main job: the paper's synthetic experiment (Figure 2); --help for options
+#   ./build.sh notebooks [files]     run notebooks (default: paper-notebooks/*.ipynb) in full in the real .NET Interactive
+#                                    kernel (dotnet repl) and write their outputs back into them
 # Everything the commands need (the paket tool, packages, the Debian 12 native fix) happens inside them.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -13,7 +15,8 @@ restore() {
   dotnet tool restore >/dev/null
 }
 
-# Expecto suites are console apps; each writes a JUnit summary we count from.
+# Expecto suites are console apps; each writes a JUnit summary we count from. Notebooks.Tests runs every notebook in
+# paper-notebooks/ in the real kernel (dotnet repl) in quick mode, one test per notebook.
 expecto_suites=(tests/Core.Tests tests/Experiments.Tests tests/Notebooks.Tests)
 # xUnit suites run under `dotnet test`; each writes a TRX file we count from.
 xunit_suites=(tests/Api.Tests tests/Dialogue.Tests tests/Vision.Tests)
@@ -50,16 +53,37 @@ run_tests() {
     if [[ -f "$results/$name.trx" ]]; then read -r p f < <(count_trx "$results/$name.trx"); else p=0; f=1; fi
     passed=$((passed + p)); failed=$((failed + f))
   done
-  # Every notebook in paper-notebooks/, top to bottom in quick mode: each counts as one test.
-  dotnet run --project src/Notebooks.Runner -c Release --no-build -- --quick --no-build --junit-summary "$PWD/$results/Notebooks.xml" || status=1
-  if [[ -f "$results/Notebooks.xml" ]]; then read -r p f < <(count_junit "$results/Notebooks.xml"); else p=0; f=1; fi
-  passed=$((passed + p)); failed=$((failed + f))
   echo "$passed passed, $failed failed"
   [[ $status -eq 0 && $failed -eq 0 ]]
+}
+
+# Full runs whose outputs are committed: each notebook in its own kernel, started in the notebook's folder (as VS Code
+# does) with the default kernel its metadata names; a notebook is rewritten only when every cell ran without an error.
+run_notebooks() {
+  restore
+  dotnet build src/Notebooks -c Release -nologo -clp:NoSummary -v:q
+  local notebooks=("$@") failed=0 notebook folder name kernel start runs="$PWD/artifacts/notebook-runs"
+  [[ ${#notebooks[@]} -gt 0 ]] || notebooks=(paper-notebooks/*.ipynb)
+  mkdir -p "$runs"
+  for notebook in "${notebooks[@]}"; do
+    folder=$(cd "$(dirname "$notebook")" && pwd); name=$(basename "$notebook")
+    kernel=fsharp; grep -q '"defaultKernelName": *"csharp"' "$notebook" && kernel=csharp
+    start=$(date +%s)
+    if (cd "$folder" && dotnet dotnet-repl --default-kernel "$kernel" --run "$name" --exit-after-run \
+          --output-format ipynb --output-path "$runs/$name" > "$runs/$name.log" 2>&1); then
+      mv "$runs/$name" "$notebook"
+      echo "PASS $notebook ($(( $(date +%s) - start )) s)"
+    else
+      failed=$((failed + 1))
+      echo "FAIL $notebook ($(( $(date +%s) - start )) s): left unchanged; outputs in artifacts/notebook-runs/$name, log in artifacts/notebook-runs/$name.log"
+    fi
+  done
+  [[ $failed -eq 0 ]]
 }
 
 case "${1:-}" in
   test) shift; run_tests "$@" ;;
   figure2) shift; restore; exec dotnet run --project src/Experiments.Synthetic -c Release -- "$@" ;;
-  *) sed -n '2,5p' "$0"; exit 2 ;;
+  notebooks) shift; run_notebooks "$@" ;;
+  *) sed -n '2,7p' "$0"; exit 2 ;;
 esac

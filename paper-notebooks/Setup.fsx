@@ -1,15 +1,15 @@
-// Loaded by the first cell of every notebook in this folder:
+// Loaded by the first cell of every notebook in this folder, in the .NET Interactive kernel (VS Code's Polyglot
+// Notebooks, or `dotnet repl` headless):
 //
 //     #load "Setup.fsx"
 //     open Decomp.Notebooks
 //
-// It references Decomp.Core, TorchSharp, ScottPlot and the display helpers (show, showTable, check; see
-// src/Notebooks.Host/Display.fs) from ../artifacts/notebook-host, which one command builds, from the repository root:
+// It references Decomp.Core, TorchSharp, ScottPlot and the notebook helpers (src/Notebooks) from
+// ../artifacts/notebook-host, which one command builds, from the repository root:
 //
-//     dotnet build src/Notebooks.Host -c Release
+//     dotnet build src/Notebooks -c Release
 //
-// (the notebook runner, src/Notebooks.Runner, builds it itself). Paths here are relative to this file, so they hold
-// under the runner and in VS Code's Polyglot Notebooks alike.
+// Paths here are relative to this file, so they hold wherever the kernel was started.
 
 #r "../artifacts/notebook-host/TorchSharp.dll"
 #r "../artifacts/notebook-host/Decomp.Core.dll"
@@ -22,3 +22,21 @@
 // anything touches them.
 Decomp.Core.Native.ensureLoaded ()
 Decomp.Notebooks.NativeAssets.ensureLoaded ()
+
+open Microsoft.DotNet.Interactive
+open Microsoft.DotNet.Interactive.Formatting
+open Decomp.Notebooks
+
+// What the notebooks show goes through the kernel's own formatters: images as image/png, tables as HTML, each with a
+// text/plain twin. A cell that ends with a ScottPlot plot shows it as a PNG too.
+Formatter.Register<Png>((fun (png: Png) (writer: System.IO.TextWriter) -> writer.Write(Png.base64 png)), "image/png")
+Formatter.SetPreferredMimeTypesFor(typeof<Png>, "image/png", "text/plain")
+Formatter.Register<ScottPlot.Plot>(
+    (fun (plot: ScottPlot.Plot) (writer: System.IO.TextWriter) ->
+        writer.Write(Png.base64 (Png.ofPlot (fst defaultPlotSize) (snd defaultPlotSize) plot))),
+    "image/png"
+)
+Formatter.SetPreferredMimeTypesFor(typeof<ScottPlot.Plot>, "image/png")
+Formatter.Register<Table>((fun (table: Table) (writer: System.IO.TextWriter) -> writer.Write(Table.html table)), "text/html")
+Formatter.SetPreferredMimeTypesFor(typeof<Table>, "text/html", "text/plain")
+displayThrough (fun value -> Kernel.display value |> ignore)

@@ -3,6 +3,7 @@ namespace Decomp.Core
 open System
 open System.IO
 open System.Runtime.InteropServices
+open System.Xml.Linq
 open TorchSharp
 
 /// The C library calls that `Native.tuneCpuRuntime` makes (glibc; absent elsewhere).
@@ -23,6 +24,10 @@ module internal LibC =
 ///   on CUDA machines that have PyTorch but no TorchSharp-cuda package.
 /// - Scripts (`dotnet fsi`, notebooks) that reference TorchSharp.dll from a build output folder: there is no
 ///   deps.json to point the loader at `runtimes/&lt;rid&gt;/native`, so Decomp points it there.
+/// - Notebooks that take TorchSharp from NuGet (`#r "nuget: TorchSharp-cpu"`): TorchSharp.dll and its shim sit in
+///   the package cache and libtorch in another package; Decomp loads libtorch from that package and then the shim.
+/// In the last two cases, where the C++ runtime is older than the shim asks for (Debian 12), the shim that loads is a
+/// patched copy in a per-user cache folder (see `NativeShim`); neither the NuGet cache nor the system is written.
 ///
 /// Every Decomp entry point that starts TorchSharp (<c>Device.current</c>, <c>Device.parse</c>) calls `ensureLoaded`
 /// first; code that calls TorchSharp before any Decomp function should call it itself.
@@ -55,6 +60,15 @@ module Native =
                     None)
             |> Set.ofSeq
 
+    /// Loads libtorch's components from `folder` by full path, each after its dependencies, so that TorchSharp's shim
+    /// later binds to these by soname; returns the handles by component name.
+    let private loadLibtorchComponents (folder: string) =
+        libtorchComponents
+        |> List.choose (fun name ->
+            let path = Path.Combine(folder, sharedLibraryFile name)
+            if File.Exists path then Some(name, NativeLibrary.Load path) else None)
+        |> Map.ofList
+
     let private loadLibtorchFrom (folder: string) =
         let torchCpu = sharedLibraryFile "torch_cpu"
         if not (Directory.Exists folder) then
@@ -65,25 +79,53 @@ module Native =
         if not elsewhere.IsEmpty then
             invalidOp
                 $"{LibtorchVariable}='{full}' was set, but TorchSharp had already loaded libtorch from '{Seq.head elsewhere}'. Call Decomp.Core.Native.ensureLoaded() (or Device.current()) before any other TorchSharp call."
-        let handles =
-            libtorchComponents
-            |> List.choose (fun name ->
-                let path = Path.Combine(full, sharedLibraryFile name)
-                if File.Exists path then Some(name, NativeLibrary.Load path) else None)
-            |> Map.ofList
+        let handles = loadLibtorchComponents full
         if not (handles.ContainsKey "torch_cpu") then
             invalidOp
                 $"{LibtorchVariable}='{full}' holds no {torchCpu}. Point it at libtorch's lib folder (for a PyTorch install: <site-packages>/torch/lib)."
         full, handles
 
-    /// TorchSharp's own shim: beside TorchSharp.dll (a RID-specific build) or under runtimes/<rid>/native (a portable
-    /// build, whose deps.json a script host does not read).
-    let private torchSharpShim () =
+    /// TorchSharp's own shim in an application's or build output's folder: beside TorchSharp.dll (a RID-specific
+    /// build) or under runtimes/<rid>/native (a portable build, whose deps.json a script host does not read).
+    let private shimBesideAssembly () =
         let folder = Path.GetDirectoryName(typeof<torch>.Assembly.Location)
         let file = sharedLibraryFile "LibTorchSharp"
         [ Path.Combine(folder, file)
           Path.Combine(folder, "runtimes", RuntimeInformation.RuntimeIdentifier, "native", file) ]
         |> List.tryFind File.Exists
+
+    /// The version of `dependency` that a .nuspec file asks for ("[2.10.0]" and "2.10.0" both give "2.10.0").
+    let private dependencyVersion (nuspec: string) (dependency: string) =
+        let attribute (e: XElement) (name: string) =
+            match e.Attribute(XName.Get name) with
+            | null -> ""
+            | a -> a.Value
+        if not (File.Exists nuspec) then
+            None
+        else
+            XDocument.Load(nuspec).Descendants()
+            |> Seq.filter (fun e -> e.Name.LocalName = "dependency")
+            |> Seq.tryFind (fun e -> String.Equals(attribute e "id", dependency, StringComparison.OrdinalIgnoreCase))
+            |> Option.map (fun e ->
+                let range = (attribute e "version").Trim('[', ']', '(', ')', ' ')
+                range.Split(',').[0].Trim().ToLowerInvariant())
+
+    /// TorchSharp loaded straight from the NuGet package cache, as a notebook's `#r "nuget: TorchSharp-cpu"` does
+    /// (<packages>/torchsharp/<version>/lib/<tfm>/TorchSharp.dll): the shim from that package's runtimes/<rid>/native,
+    /// and the folder of libtorch's natives from the package libtorch-cpu-<rid> at the version TorchSharp-cpu names.
+    let private fromPackageCache () =
+        let package = DirectoryInfo(Path.GetDirectoryName(typeof<torch>.Assembly.Location)).Parent.Parent
+        if isNull package || isNull package.Parent || package.Parent.Name <> "torchsharp" then
+            None
+        else
+            let packages = package.Parent.Parent.FullName
+            let rid = RuntimeInformation.RuntimeIdentifier
+            let shim = Path.Combine(package.FullName, "runtimes", rid, "native", sharedLibraryFile "LibTorchSharp")
+            let libtorch =
+                dependencyVersion (Path.Combine(packages, "torchsharp-cpu", package.Name, "torchsharp-cpu.nuspec")) "libtorch-cpu"
+                |> Option.map (fun version -> Path.Combine(packages, $"libtorch-cpu-{rid}", version, "runtimes", rid, "native"))
+                |> Option.filter (fun folder -> File.Exists(Path.Combine(folder, sharedLibraryFile "torch_cpu")))
+            if File.Exists shim then Some(shim, libtorch) else None
 
     type private Setup = { LibtorchFolder: string option }
 
@@ -94,17 +136,27 @@ module Native =
                 | null
                 | "" -> None
                 | folder -> Some(loadLibtorchFrom folder)
-             let handles = libtorch |> Option.map snd |> Option.defaultValue Map.empty
+             let packaged = if (shimBesideAssembly ()).IsNone then fromPackageCache () else None
+             // From the package cache, the shim's libtorch sits in another package, out of reach of its $ORIGIN
+             // runpath: load it first by full path (unless DECOMP_LIBTORCH already gave one).
+             let handles =
+                 match libtorch, packaged with
+                 | Some(_, handles), _ -> handles
+                 | None, Some(_, Some folder) -> loadLibtorchComponents folder
+                 | None, _ -> Map.empty
+             // Where this process's libstdc++ is older than the shim asks for (Debian 12), a copy that loads
+             // (NativeShim.loadable); anywhere else the file itself.
+             let shim =
+                 shimBesideAssembly ()
+                 |> Option.orElse (packaged |> Option.map fst)
+                 |> Option.map NativeShim.loadable
              // Answering "torch_cpu"/"torch_cuda" with the libraries loaded above keeps a second libtorch (from the
              // application's folder) out of the process; LibTorchSharp's own dependencies then bind by soname to ours.
              let resolve (name: string) _ _ =
-                 match handles.TryFind name with
-                 | Some handle -> handle
-                 | None when name = "LibTorchSharp" ->
-                     match torchSharpShim () with
-                     | Some path -> NativeLibrary.Load path
-                     | None -> IntPtr.Zero
-                 | None -> IntPtr.Zero
+                 match handles.TryFind name, shim with
+                 | Some handle, _ -> handle
+                 | None, Some path when name = "LibTorchSharp" -> NativeLibrary.Load path
+                 | _ -> IntPtr.Zero
              try
                  NativeLibrary.SetDllImportResolver(typeof<torch>.Assembly, DllImportResolver resolve)
              with :? InvalidOperationException when libtorch.IsNone ->
@@ -113,9 +165,7 @@ module Native =
              // TorchSharp's static initialiser loads its shim with NativeLibrary.TryLoad, which consults neither the
              // resolver above nor runtimes/<rid>/native when no deps.json is read (scripts). Loading the shim by its full
              // path first makes that later load by name find it already in the process (and its libtorch with it).
-             match torchSharpShim () with
-             | Some path -> NativeLibrary.Load path |> ignore
-             | None -> ()
+             shim |> Option.iter (NativeLibrary.Load >> ignore)
              { LibtorchFolder = libtorch |> Option.map fst })
 
     /// Prepares TorchSharp's native loading once per process (see the module's summary). Safe to call any number of

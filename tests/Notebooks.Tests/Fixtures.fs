@@ -16,9 +16,11 @@ let repositoryRoot =
 /// The setup script every paper notebook loads, as an absolute path a notebook anywhere can #load.
 let setupScript = Path.Combine(repositoryRoot, "paper-notebooks", "Setup.fsx")
 
-/// A fresh folder under the system's temporary folder, removed when disposed.
+/// A fresh folder under artifacts/notebook-tests/ in the repository (so that `dotnet repl`, a local tool, is found
+/// from it), removed when disposed.
 type TemporaryFolder() =
-    let path = Directory.CreateTempSubdirectory("decomp-notebook-tests-").FullName
+    let path =
+        Directory.CreateDirectory(Path.Combine(repositoryRoot, "artifacts", "notebook-tests", Guid.NewGuid().ToString "N")).FullName
     member _.Path = path
     member _.File(name: string) = Path.Combine(path, name)
     interface IDisposable with
@@ -38,8 +40,9 @@ let private lineArray (text: string) =
         |> Array.mapi (fun i part -> JsonValue.Create(if i < parts.Length - 1 then part + "\n" else part) :> JsonNode)
     )
 
-/// A Polyglot-style F# notebook (the metadata VS Code writes), with cell ids and one field nobody knows about.
-let notebookJson (cells: TestCell list) : string =
+/// A Polyglot-style notebook (the metadata VS Code writes) whose default kernel is `defaultKernel` ("fsharp" or
+/// "csharp"), with cell ids and one field nobody knows about.
+let notebookJsonFor (defaultKernel: string) (cells: TestCell list) : string =
     let codeCell (kernel: string) (source: string) (index: int) =
         JsonObject(
             dict
@@ -72,20 +75,27 @@ let notebookJson (cells: TestCell list) : string =
             dict
                 [ "cells", JsonArray(cells |> List.mapi cellJson |> Array.ofList) :> JsonNode
                   "metadata",
-                  JsonNode.Parse
-                      """{"kernelspec": {"display_name": ".NET (F#)", "language": "F#", "name": ".net-fsharp"},
+                  JsonNode.Parse(
+                      """{"kernelspec": {"display_name": ".NET", "language": "LANGUAGE", "name": ".net-KERNEL"},
                           "language_info": {"name": "polyglot-notebook"},
-                          "polyglot_notebook": {"kernelInfo": {"defaultKernelName": "fsharp", "items": [{"aliases": [], "name": "fsharp"}]}},
+                          "polyglot_notebook": {"kernelInfo": {"defaultKernelName": "KERNEL", "items": [{"aliases": [], "name": "KERNEL"}]}},
                           "x-unknown": {"kept": [1, "two", null]}}"""
+                          .Replace("KERNEL", defaultKernel)
+                          .Replace("LANGUAGE", (if defaultKernel = "csharp" then "C#" else "F#"))
+                  )
                   "nbformat", JsonValue.Create 4
                   "nbformat_minor", JsonValue.Create 5 ]
         )
     document.ToJsonString()
 
-/// Writes a notebook built from `cells` into `folder` and returns its path.
+/// An F# notebook: `notebookJsonFor "fsharp"`.
+let notebookJson (cells: TestCell list) : string = notebookJsonFor "fsharp" cells
+
+/// Writes a notebook built from `cells` into `folder` and returns its path; C# cells make it a C# notebook.
 let writeNotebook (folder: TemporaryFolder) (name: string) (cells: TestCell list) : string =
     let path = folder.File name
-    File.WriteAllText(path, notebookJson cells)
+    let csharp = cells |> List.exists (function OtherKernel("csharp", _) -> true | _ -> false)
+    File.WriteAllText(path, notebookJsonFor (if csharp then "csharp" else "fsharp") cells)
     path
 
 /// The first line of a cell that loads the paper notebooks' setup from wherever the test notebook lies.

@@ -1,27 +1,21 @@
-/// The host's summary and plotting helpers (src/Notebooks.Host/Summary.fs), exercised where notebooks use them: in a
-/// real `dotnet fsi` session under the runner, with `check`s that fail the run when a helper is wrong.
+/// The notebook helpers (src/Notebooks), exercised where notebooks use them: in the real kernel, through
+/// paper-notebooks/Setup.fsx, with `check`s that fail the run when a helper is wrong.
 module Decomp.Notebooks.Tests.HelpersTests
 
 open System
 open Expecto
-open Decomp.Notebooks.Runner
 open Decomp.Notebooks.Tests.Fixtures
-
-let private options =
-    { Quick = false
-      Write = false
-      CellTimeout = TimeSpan.FromMinutes 2.0
-      Echo = false }
 
 let private run (cells: TestCell list) =
     use folder = new TemporaryFolder()
-    NotebookRun.run options ignore (writeNotebook folder "helpers.ipynb" cells)
+    Kernel.run [] (TimeSpan.FromMinutes 5.0) (writeNotebook folder "helpers.ipynb" cells)
 
 [<Tests>]
 let tests =
-    testList "Helpers" [
-        test "Summary: mean and standard error, standard deviation, a tensor's values; bad input names the argument" {
-            let result =
+    testSequenced
+    <| testList "Helpers" [
+        test "Summary and Plots.log2Ticks hold; bad input names the argument; plots and tables reach the kernel's formatters" {
+            let outcome =
                 run
                     [ FSharp loadSetup
                       FSharp(
@@ -39,15 +33,7 @@ let tests =
                                 "check \"values flattens in row-major order, as float64\" (Summary.values t = expected)"
                                 "let refused = try Summary.meanAndStandardError [| 1.0 |] |> ignore; \"\" with :? System.ArgumentException as e -> e.ParamName"
                                 "check \"one value is refused, naming the argument\" (refused = \"draws\")" ]
-                      ) ]
-            Expect.isTrue result.Passed $"the helpers hold: {result.Failure} {result.Checks}"
-            Expect.equal (List.length result.Checks) 5 "all five checks ran"
-        }
-
-        test "Plots.log2Ticks labels an axis at log2 of the values; non-positive values are refused" {
-            let result =
-                run
-                    [ FSharp loadSetup
+                      )
                       FSharp(
                           String.concat
                               "\n"
@@ -58,10 +44,30 @@ let tests =
                                 "let ticks = (plot.Axes.Bottom.TickGenerator :?> ScottPlot.TickGenerators.NumericManual).Ticks"
                                 "check \"positions are log2 of the values\" ((ticks |> Array.map _.Position) = [| 1.0; 3.0; 10.0 |])"
                                 "check \"labels are the values\" ((ticks |> Array.map _.Label) = [| \"2\"; \"8\"; \"1024\" |])"
-                                "let refused = try Plots.log2Ticks plot.Axes.Bottom [ 4; 0 ]; \"\" with :? System.ArgumentException as e -> e.ParamName"
-                                "check \"zero is refused, naming the argument\" (refused = \"values\")" ]
-                      ) ]
-            Expect.isTrue result.Passed $"the helper holds: {result.Failure} {result.Checks}"
-            Expect.equal (List.length result.Checks) 3 "all three checks ran"
+                                "let refusedTicks = try Plots.log2Ticks plot.Axes.Bottom [ 4; 0 ]; \"\" with :? System.ArgumentException as e -> e.ParamName"
+                                "check \"zero is refused, naming the argument\" (refusedTicks = \"values\")" ]
+                      )
+                      FSharp "showSized 320 200 plot"
+                      FSharp "showTable [ \"K\"; \"bound\" ] [ [ \"8\"; \"2.07944\" ] ]"
+                      FSharp "plot" ]
+            Expect.equal outcome.ExitCode 0 (Kernel.explain "helpers" outcome)
+            Expect.isEmpty outcome.FailedChecks (Kernel.explain "helpers" outcome)
+            Expect.equal outcome.Checks.Length 8 "all eight checks ran"
+            let images = outcome.Data "image/png" |> List.map Convert.FromBase64String |> List.map Decomp.Notebooks.Png.ofBytes
+            Expect.equal [ for png in images -> png.Width, png.Height ] [ 320, 200; 640, 400 ] "showSized and a cell's plot value are PNGs of their sizes"
+            let tables = outcome.Data "text/html" |> List.filter (fun html -> html.Contains "<th>K</th>")
+            Expect.equal tables.Length 1 "showTable is shown as an HTML table"
+            Expect.stringContains tables.Head "<td style=\"text-align: right\">2.07944</td>" "numbers are right-aligned"
+        }
+
+        test "a failing check fails the kernel run, with the check's name in the output" {
+            let outcome =
+                run
+                    [ FSharp loadSetup
+                      FSharp "check \"one equals two\" (1 = 2)"
+                      FSharp "printfn \"after the failure\"" ]
+            Expect.notEqual outcome.ExitCode 0 "dotnet repl exits non-zero"
+            Expect.equal outcome.FailedChecks [ "✗ FAILED: one equals two" ] "the failure is printed"
+            Expect.exists outcome.Errors (fun e -> e.Contains "Check failed: one equals two") "the cell's error names the check"
         }
     ]
