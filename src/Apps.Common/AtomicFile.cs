@@ -1,0 +1,60 @@
+using System.Text;
+
+namespace Decomp.Apps;
+
+/// <summary>
+/// Files replaced in one step, so that a reader (or a run resumed after a crash) sees the old file or the whole new
+/// one, never half of one: the content goes to a temporary file beside the target, is flushed to disk, and is renamed
+/// over the target. When anything fails (a full disk, a killed writer callback) the temporary file is removed, so a
+/// failure takes no space and leaves the previous file as it was.
+/// </summary>
+public static class AtomicFile
+{
+    /// <summary>The suffix of temporary files; <see cref="RunFolder"/> removes leftovers with it from killed writers.</summary>
+    public const string TemporarySuffix = ".decomp-tmp";
+
+    /// <summary>The temporary name for <paramref name="path"/>: hidden, beside it (a rename within one folder is atomic), unique per writer.</summary>
+    public static string TemporaryPathFor(string path)
+    {
+        var full = Path.GetFullPath(path);
+        return Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}{TemporarySuffix}");
+    }
+
+    /// <summary>Writes <paramref name="path"/> through <paramref name="write"/>, flushed to disk, then renamed into place.</summary>
+    /// <exception cref="IOException">The file could not be written (for example, no space left on the device); the message names it and nothing was changed.</exception>
+    public static void Write(string path, Action<Stream> write)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        ArgumentNullException.ThrowIfNull(write);
+        var full = Path.GetFullPath(path);
+        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
+        var temporary = TemporaryPathFor(full);
+        try
+        {
+            using (var stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
+            {
+                write(stream);
+                stream.Flush(flushToDisk: true);
+            }
+            File.Move(temporary, full, overwrite: true);
+        }
+        catch (IOException e)
+        {
+            throw new IOException($"Could not write {full}: {e.Message.TrimEnd('.')}. The previous file, if any, is unchanged.", e);
+        }
+        finally
+        {
+            if (File.Exists(temporary)) File.Delete(temporary);
+        }
+    }
+
+    /// <summary>Writes <paramref name="bytes"/> atomically.</summary>
+    public static void WriteAllBytes(string path, ReadOnlyMemory<byte> bytes) => Write(path, s => s.Write(bytes.Span));
+
+    /// <summary>Writes <paramref name="text"/> atomically, as UTF-8 without a byte-order mark.</summary>
+    public static void WriteAllText(string path, string text) => WriteAllBytes(path, new UTF8Encoding(false).GetBytes(text));
+
+    /// <summary>Writes <paramref name="lines"/> atomically, each ended by a line feed.</summary>
+    public static void WriteAllLines(string path, IEnumerable<string> lines) =>
+        WriteAllText(path, string.Concat(lines.Select(l => l + "\n")));
+}
