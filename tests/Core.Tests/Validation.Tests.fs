@@ -205,6 +205,14 @@ let nanPolicy =
                 expectArgumentException "keys" (fun () -> loss (randn 1 [| 4L; 3L |]) (withFirst value (randn 3 [| 4L; 3L |])) None)
                 expectArgumentException "negatives" (fun () -> loss (randn 1 [| 4L; 3L |]) (randn 3 [| 4L; 3L |]) (Some(withFirst value (randn 4 [| 6L; 3L |]))))
             }
+        test "finite inputs whose sum overflows are accepted (the scan sums first, then confirms element by element)" {
+            use large = torch.full(4L, 3L, (3e38).ToScalar(), dtype = torch.float32)
+            use half = torch.full(4L, 3L, (6e4).ToScalar(), dtype = torch.float16)
+            use values = Bounds.infoNce large
+            use halfValues = Bounds.infoNce half
+            Expect.all (toArray values) Double.IsFinite "float32 scores of 3e38 give finite I_NCE"
+            Expect.all (toArray halfValues) Double.IsFinite "float16 scores of 6e4 give finite I_NCE"
+        }
         test "the message says what was found and where" {
             let scores = randn 1 [| 3L; 4L |]
             scores[1L, 2L] <- torch.tensor(nan, dtype = torch.float64)
