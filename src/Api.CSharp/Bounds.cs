@@ -31,11 +31,8 @@ public static class Bounds
     /// </summary>
     /// <param name="scores">Critic scores <c>[batch, K]</c>, positive in column 0, K ≥ 2.</param>
     /// <param name="reduction">How per-example values are combined.</param>
-    public static Tensor InfoNce(Tensor scores, Reduction reduction = Reduction.Mean)
-    {
-        Guard.Finite(scores, nameof(scores));
-        return Guard.Reduce(Core.Bounds.infoNce(scores), reduction);
-    }
+    public static Tensor InfoNce(Tensor scores, Reduction reduction = Reduction.Mean) =>
+        Guard.Reduce(Core.Bounds.infoNce(scores), reduction);
 
     /// <summary>The most nats InfoNCE-type bounds over <paramref name="candidates"/> candidates can report: <c>log K</c>.</summary>
     public static double InfoNceCap(int candidates) => Core.Bounds.infoNceCap(candidates);
@@ -48,11 +45,8 @@ public static class Bounds
     /// </summary>
     /// <param name="scores">Scores of E(x', x'', ·) <c>[batch, K]</c>, positive in column 0, negatives from p(y | x').</param>
     /// <param name="reduction">How per-example values are combined.</param>
-    public static Tensor ConditionalInfoNce(Tensor scores, Reduction reduction = Reduction.Mean)
-    {
-        Guard.Finite(scores, nameof(scores));
-        return Guard.Reduce(Core.Bounds.conditionalInfoNce(scores), reduction);
-    }
+    public static Tensor ConditionalInfoNce(Tensor scores, Reduction reduction = Reduction.Mean) =>
+        Guard.Reduce(Core.Bounds.conditionalInfoNce(scores), reduction);
 
     /// <summary>
     /// Variational conditional InfoNCE, Eq. 7 and Proposition 2: I_CNCE with negatives drawn from a proposal τ(y | x'),
@@ -62,11 +56,8 @@ public static class Bounds
     /// <param name="klDivergence">KL(p(y|x'_i) ‖ τ(y|x'_i)) per example <c>[batch]</c> (or a Monte-Carlo estimate, see
     /// <see cref="Proposals.KlMonteCarlo"/>), or a scalar for its expectation.</param>
     /// <param name="reduction">How per-example values are combined.</param>
-    public static Tensor VariationalConditionalInfoNce(Tensor scores, Tensor klDivergence, Reduction reduction = Reduction.Mean)
-    {
-        Guard.Finite(new[] { ((Tensor?)scores, nameof(scores)), (klDivergence, nameof(klDivergence)) });
-        return Guard.Reduce(Core.Bounds.variationalConditionalInfoNce(scores, klDivergence), reduction);
-    }
+    public static Tensor VariationalConditionalInfoNce(Tensor scores, Tensor klDivergence, Reduction reduction = Reduction.Mean) =>
+        Guard.Reduce(Core.Bounds.variationalConditionalInfoNce(scores, klDivergence), reduction);
 
     /// <summary>
     /// Sampling importance resampling (Section 4.2): for each example, draws <paramref name="negatives"/> indices i.i.d. with
@@ -76,11 +67,8 @@ public static class Bounds
     /// <param name="negatives">How many to draw (K − 1), at most M.</param>
     /// <param name="generator">A seeded generator for reproducible draws; null uses TorchSharp's default.</param>
     /// <returns>int64 indices <c>[batch, negatives]</c>.</returns>
-    public static Tensor SirResample(Tensor proposalScores, int negatives, Generator? generator = null)
-    {
-        Guard.Finite(proposalScores, nameof(proposalScores));
-        return Core.Bounds.sirResample(proposalScores, negatives, generator!);
-    }
+    public static Tensor SirResample(Tensor proposalScores, int negatives, Generator? generator = null) =>
+        Core.Bounds.sirResample(proposalScores, negatives, generator!);
 
     /// <summary>
     /// The SIR estimator I_SIR (Section 4.2, Eq. 8): conditional InfoNCE whose K − 1 negatives are resampled from M
@@ -93,11 +81,8 @@ public static class Bounds
     /// <param name="generator">A seeded generator for reproducible draws; null uses TorchSharp's default.</param>
     /// <param name="reduction">How per-example values are combined.</param>
     public static Tensor SirConditionalInfoNce(Tensor positiveScores, Tensor candidateScores, Tensor proposalScores, int negatives,
-                                               Generator? generator = null, Reduction reduction = Reduction.Mean)
-    {
-        Guard.Finite(new[] { ((Tensor?)positiveScores, nameof(positiveScores)), (candidateScores, nameof(candidateScores)), (proposalScores, nameof(proposalScores)) });
-        return Guard.Reduce(Core.Bounds.sirConditionalInfoNce(positiveScores, candidateScores, proposalScores, negatives, generator!), reduction);
-    }
+                                               Generator? generator = null, Reduction reduction = Reduction.Mean) =>
+        Guard.Reduce(Core.Bounds.sirConditionalInfoNce(positiveScores, candidateScores, proposalScores, negatives, generator!), reduction);
 
     /// <summary>
     /// Importance-sampled conditional InfoNCE, Proposition 3 and the Appendix B.1 pseudocode:
@@ -109,11 +94,8 @@ public static class Bounds
     /// <param name="scores">E(x', x'', ·) <c>[batch, K]</c>, positive in column 0, marginal negatives.</param>
     /// <param name="proposalScores">Ē(x', ·) on the same candidates <c>[batch, K]</c> (column 0 is not used).</param>
     /// <param name="reduction">How per-example values are combined.</param>
-    public static Tensor ImportanceSampledConditionalInfoNce(Tensor scores, Tensor proposalScores, Reduction reduction = Reduction.Mean)
-    {
-        Guard.Finite(new[] { ((Tensor?)scores, nameof(scores)), (proposalScores, nameof(proposalScores)) });
-        return Guard.Reduce(Core.Bounds.importanceSampledConditionalInfoNce(scores, proposalScores), reduction);
-    }
+    public static Tensor ImportanceSampledConditionalInfoNce(Tensor scores, Tensor proposalScores, Reduction reduction = Reduction.Mean) =>
+        Guard.Reduce(Core.Bounds.importanceSampledConditionalInfoNce(scores, proposalScores), reduction);
 
     /// <summary>
     /// I_IS (Proposition 3) with explicit normalised importance weights <c>w_k</c> over each example's negatives instead
@@ -122,28 +104,8 @@ public static class Bounds
     /// <param name="scores">E(x', x'', ·) <c>[batch, K]</c>, positive in column 0.</param>
     /// <param name="importanceWeights">Non-negative weights <c>[batch, K − 1]</c>, each row summing to 1.</param>
     /// <param name="reduction">How per-example values are combined.</param>
-    public static Tensor ImportanceSampledConditionalInfoNceWithWeights(Tensor scores, Tensor importanceWeights, Reduction reduction = Reduction.Mean)
-    {
-        Guard.Finite(new[] { ((Tensor?)scores, nameof(scores)), (importanceWeights, nameof(importanceWeights)) });
-        if (scores.Dimensions != 2 || scores.shape[1] < 2)
-            throw new ArgumentException($"scores must have shape [batch, K] with K >= 2; got [{string.Join(", ", scores.shape)}].", nameof(scores));
-        var expected = new[] { scores.shape[0], scores.shape[1] - 1 };
-        if (importanceWeights.Dimensions != 2 || !importanceWeights.shape.SequenceEqual(expected))
-            throw new ArgumentException($"importanceWeights must have shape [{expected[0]}, {expected[1]}] (one weight per negative); got [{string.Join(", ", importanceWeights.shape)}].", nameof(importanceWeights));
-        using var scope = torch.NewDisposeScope();
-        using (torch.no_grad())
-        {
-            var minimum = importanceWeights.min().to_type(ScalarType.Float64).cpu().item<double>();
-            var worstRowError = (importanceWeights.to_type(ScalarType.Float64).sum(1) - 1.0).abs().max().cpu().item<double>();
-            // A row of K - 1 weights carries about K eps of rounding error in its sum.
-            var tolerance = 16 * (scores.dtype == ScalarType.Float64 ? 2.2e-16 : 1.2e-7) * scores.shape[1];
-            if (minimum < 0 || worstRowError > tolerance)
-                throw new ArgumentException($"importanceWeights must be non-negative with each row summing to 1; the smallest weight is {minimum:G4} and the worst row sum is off by {worstRowError:G4}.", nameof(importanceWeights));
-        }
-        // log w in the weights critic's columns 1..K-1 reproduces w exactly under the softmax; column 0 is ignored.
-        var proposal = torch.cat(new[] { torch.zeros(scores.shape[0], 1, dtype: scores.dtype, device: scores.device), importanceWeights.log() }, 1);
-        return Guard.Reduce(Core.Bounds.importanceSampledConditionalInfoNce(scores, proposal), reduction).MoveToOuterDisposeScope();
-    }
+    public static Tensor ImportanceSampledConditionalInfoNceWithWeights(Tensor scores, Tensor importanceWeights, Reduction reduction = Reduction.Mean) =>
+        Guard.Reduce(Core.Bounds.importanceSampledConditionalInfoNceWithWeights(scores, importanceWeights), reduction);
 
     /// <summary>
     /// InfoNCE_S, Eq. 5: <c>I_NCE(x'; y) + I_CNCE(x''; y | x') ≤ I(x; y)</c>, each term with its own negatives. Capped by
@@ -152,11 +114,8 @@ public static class Bounds
     /// <param name="unconditionalScores">E(x', ·) against the positive and marginal negatives, <c>[batch, K1]</c>.</param>
     /// <param name="conditionalScores">E(x', x'', ·) against the positive and negatives from p(y | x'), <c>[batch, K2]</c>.</param>
     /// <param name="reduction">How per-example values are combined.</param>
-    public static Tensor Decomposed(Tensor unconditionalScores, Tensor conditionalScores, Reduction reduction = Reduction.Mean)
-    {
-        Guard.Finite(new[] { ((Tensor?)unconditionalScores, nameof(unconditionalScores)), (conditionalScores, nameof(conditionalScores)) });
-        return Guard.Reduce(Core.Decomposition.decomposedInfoNce(unconditionalScores, conditionalScores), reduction);
-    }
+    public static Tensor Decomposed(Tensor unconditionalScores, Tensor conditionalScores, Reduction reduction = Reduction.Mean) =>
+        Guard.Reduce(Core.Decomposition.decomposedInfoNce(unconditionalScores, conditionalScores), reduction);
 
     /// <summary>
     /// The decomposition over any number of subviews (Section 3): <c>I(x_1; y) + Σ_{i≥2} I(x_i; y | x_{&lt;i})</c>, the
@@ -169,7 +128,6 @@ public static class Bounds
     {
         if (scoresPerSubview is null) throw new ArgumentNullException(nameof(scoresPerSubview));
         var terms = scoresPerSubview.ToArray();
-        for (var i = 0; i < terms.Length; i++) Guard.Finite(terms[i], $"{nameof(scoresPerSubview)}[{i}]");
         return Guard.Reduce(Core.Decomposition.decomposedInfoNceOverSubviews(terms), reduction);
     }
 
@@ -180,11 +138,8 @@ public static class Bounds
     /// <param name="unconditionalScores">E(x', ·) <c>[batch, K]</c> (also Ē, the weights' critic).</param>
     /// <param name="conditionalScores">E(x', x'', ·) on the same candidates <c>[batch, K]</c>.</param>
     /// <param name="reduction">How per-example values are combined.</param>
-    public static Tensor DecomposedImportanceSampled(Tensor unconditionalScores, Tensor conditionalScores, Reduction reduction = Reduction.Mean)
-    {
-        Guard.Finite(new[] { ((Tensor?)unconditionalScores, nameof(unconditionalScores)), (conditionalScores, nameof(conditionalScores)) });
-        return Guard.Reduce(Core.Decomposition.decomposedInfoNceImportanceSampled(unconditionalScores, conditionalScores), reduction);
-    }
+    public static Tensor DecomposedImportanceSampled(Tensor unconditionalScores, Tensor conditionalScores, Reduction reduction = Reduction.Mean) =>
+        Guard.Reduce(Core.Decomposition.decomposedInfoNceImportanceSampled(unconditionalScores, conditionalScores), reduction);
 
     /// <summary>The most nats a decomposition with <c>K_i</c> candidates per term can report: <c>Σ_i log K_i</c>.</summary>
     public static double DecomposedCap(IEnumerable<int> candidatesPerSubview)
@@ -207,10 +162,10 @@ public static class Bounds
     public static Tensor InfoNce(Tensor queries, Tensor keys, double temperature = 1.0, Similarity similarity = Similarity.Dot,
                                  Reduction reduction = Reduction.Mean)
     {
-        Guard.Finite(new[] { ((Tensor?)queries, nameof(queries)), (keys, nameof(keys)) });
         using var scope = torch.NewDisposeScope();
+        // The critic checks queries and keys; the scores come from them, so the formula runs unchecked.
         var scores = Core.Critics.inBatchScores(Critic(similarity, temperature), queries, keys);
-        return Guard.Reduce(Core.Bounds.infoNce(scores), reduction).MoveToOuterDisposeScope();
+        return Guard.Reduce(Core.Bounds.Unchecked.infoNce(scores), reduction).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -225,10 +180,9 @@ public static class Bounds
     public static Tensor InfoNce(Tensor queries, Tensor positiveKeys, Tensor negativeKeys, double temperature = 1.0,
                                  Similarity similarity = Similarity.Dot, Reduction reduction = Reduction.Mean)
     {
-        Guard.Finite(new[] { ((Tensor?)queries, nameof(queries)), (positiveKeys, nameof(positiveKeys)), (negativeKeys, nameof(negativeKeys)) });
         using var scope = torch.NewDisposeScope();
         var scores = Core.Critics.scores(Critic(similarity, temperature), queries, positiveKeys, negativeKeys);
-        return Guard.Reduce(Core.Bounds.infoNce(scores), reduction).MoveToOuterDisposeScope();
+        return Guard.Reduce(Core.Bounds.Unchecked.infoNce(scores), reduction).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -244,10 +198,10 @@ public static class Bounds
     public static Tensor ConditionalInfoNce(Tensor queries, Tensor positiveKeys, Tensor conditionalNegativeKeys, double temperature = 1.0,
                                             Similarity similarity = Similarity.Dot, Reduction reduction = Reduction.Mean)
     {
-        Guard.Finite(new[] { ((Tensor?)queries, nameof(queries)), (positiveKeys, nameof(positiveKeys)), (conditionalNegativeKeys, nameof(conditionalNegativeKeys)) });
         using var scope = torch.NewDisposeScope();
-        var scores = RenameNegatives(() => Core.Critics.scores(Critic(similarity, temperature), queries, positiveKeys, conditionalNegativeKeys), nameof(conditionalNegativeKeys));
-        return Guard.Reduce(Core.Bounds.conditionalInfoNce(scores), reduction).MoveToOuterDisposeScope();
+        var scores = Guard.Renaming(() => Core.Critics.scores(Critic(similarity, temperature), queries, positiveKeys, conditionalNegativeKeys),
+                                    ("negativeKeys", nameof(conditionalNegativeKeys)));
+        return Guard.Reduce(Core.Bounds.Unchecked.infoNce(scores), reduction).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -266,12 +220,13 @@ public static class Bounds
                                                              double temperature = 1.0, Similarity similarity = Similarity.Dot,
                                                              Reduction reduction = Reduction.Mean)
     {
-        Guard.Finite(new[] { ((Tensor?)queries, nameof(queries)), (proposalQueries, nameof(proposalQueries)), (positiveKeys, nameof(positiveKeys)), (negativeKeys, nameof(negativeKeys)) });
         using var scope = torch.NewDisposeScope();
         var critic = Critic(similarity, temperature);
         var scores = Core.Critics.scores(critic, queries, positiveKeys, negativeKeys);
-        var proposal = RenameQueries(() => Core.Critics.scores(critic, proposalQueries, positiveKeys, negativeKeys), nameof(proposalQueries));
-        return Guard.Reduce(Core.Bounds.importanceSampledConditionalInfoNce(scores, proposal), reduction).MoveToOuterDisposeScope();
+        // The keys were checked with the first scores; only the proposal's queries are new, so only they are checked.
+        Core.Critics.checkQueriesLike(nameof(proposalQueries), queries, nameof(queries), proposalQueries);
+        var proposal = Core.Critics.scoresUnchecked(critic, proposalQueries, positiveKeys, negativeKeys);
+        return Guard.Reduce(Core.Bounds.Unchecked.importanceSampled(scores, proposal), reduction).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -293,8 +248,6 @@ public static class Bounds
                                                 double lambda = 0.5, double temperature = 0.2, Similarity similarity = Similarity.Cosine,
                                                 bool conditional = true)
     {
-        Guard.Finite(new[] { ((Tensor?)fullViewQueries, nameof(fullViewQueries)), (restrictedViewQueries, nameof(restrictedViewQueries)), (keys, nameof(keys)) });
-        if (memory is not null) Guard.Finite(memory, nameof(memory));
         if (!(lambda >= 0 && lambda <= 1))
             throw new ArgumentOutOfRangeException(nameof(lambda), lambda, "lambda must lie in [0, 1].");
         Guard.Positive(temperature, nameof(temperature));
@@ -326,7 +279,6 @@ public static class Bounds
     public static Tensor DirectMiCoding(Tensor predictionLogits, Tensor codes, SymbolMarginal marginal, Reduction reduction = Reduction.Mean)
     {
         if (marginal is null) throw new ArgumentNullException(nameof(marginal));
-        Guard.Finite(new[] { ((Tensor?)predictionLogits, nameof(predictionLogits)), (codes, nameof(codes)) });
         return Guard.Reduce(Core.MiCoding.directMiCoding(predictionLogits, codes, marginal.Estimate), reduction);
     }
 
@@ -336,49 +288,31 @@ public static class Bounds
     // ---------------------------------------------------------------- baselines (Poole et al., 2019)
 
     /// <summary>NWJ: <c>E_p[E] − e^{−1} E_{p(x)p(y)}[e^{E}]</c> (Nguyen, Wainwright &amp; Jordan; Poole et al. Eq. 11). Negatives from p(y).</summary>
-    public static Tensor Nwj(Tensor scores, Reduction reduction = Reduction.Mean)
-    {
-        Guard.Finite(scores, nameof(scores));
-        return Guard.Reduce(Core.Baselines.nwj(scores), reduction);
-    }
+    public static Tensor Nwj(Tensor scores, Reduction reduction = Reduction.Mean) =>
+        Guard.Reduce(Core.Baselines.nwj(scores), reduction);
 
     /// <summary>TUBA: <c>E_p[E] − E_{p(x)}[E_{p(y)}[e^{E}] / a(x) + log a(x) − 1]</c> (Poole et al. Eq. 10) for a baseline a(x) > 0.</summary>
     /// <param name="scores">Scores <c>[batch, K]</c>, marginal negatives.</param>
     /// <param name="logBaseline">log a(x_i) per example <c>[batch]</c>, or a scalar.</param>
     /// <param name="reduction">How per-example values are combined.</param>
-    public static Tensor Tuba(Tensor scores, Tensor logBaseline, Reduction reduction = Reduction.Mean)
-    {
-        Guard.Finite(new[] { ((Tensor?)scores, nameof(scores)), (logBaseline, nameof(logBaseline)) });
-        return Guard.Reduce(Core.Baselines.tuba(scores, logBaseline), reduction);
-    }
+    public static Tensor Tuba(Tensor scores, Tensor logBaseline, Reduction reduction = Reduction.Mean) =>
+        Guard.Reduce(Core.Baselines.tuba(scores, logBaseline), reduction);
 
     /// <summary>Donsker–Varadhan (MINE's objective): <c>E_p[E] − log E_{p(x)p(y)}[e^{E}]</c>, the partition estimated over every negative of the batch.</summary>
-    public static Tensor DonskerVaradhan(Tensor scores, Reduction reduction = Reduction.Mean)
-    {
-        Guard.Finite(scores, nameof(scores));
-        return Guard.Reduce(Core.Baselines.donskerVaradhan(scores), reduction);
-    }
+    public static Tensor DonskerVaradhan(Tensor scores, Reduction reduction = Reduction.Mean) =>
+        Guard.Reduce(Core.Baselines.donskerVaradhan(scores), reduction);
 
     /// <summary>SMILE (Song &amp; Ermon, 2020): Donsker–Varadhan with the negatives' scores clipped to [−clip, clip] in the partition.</summary>
-    public static Tensor Smile(Tensor scores, double clip = 5.0, Reduction reduction = Reduction.Mean)
-    {
-        Guard.Finite(scores, nameof(scores));
-        return Guard.Reduce(Core.Baselines.smile(scores, clip), reduction);
-    }
+    public static Tensor Smile(Tensor scores, double clip = 5.0, Reduction reduction = Reduction.Mean) =>
+        Guard.Reduce(Core.Baselines.smile(scores, clip), reduction);
 
     /// <summary>MI from a Jensen–Shannon-trained critic: the value of NWJ at E + 1, the gradient of the JS f-GAN objective (Poole et al.).</summary>
-    public static Tensor JensenShannon(Tensor scores, Reduction reduction = Reduction.Mean)
-    {
-        Guard.Finite(scores, nameof(scores));
-        return Guard.Reduce(Core.Baselines.jensenShannon(scores), reduction);
-    }
+    public static Tensor JensenShannon(Tensor scores, Reduction reduction = Reduction.Mean) =>
+        Guard.Reduce(Core.Baselines.jensenShannon(scores), reduction);
 
     /// <summary>The Jensen–Shannon f-GAN objective <c>E_p[−softplus(−E)] − E_{p(x)p(y)}[softplus(E)]</c> (trains a critic; not an MI estimate).</summary>
-    public static Tensor JensenShannonObjective(Tensor scores, Reduction reduction = Reduction.Mean)
-    {
-        Guard.Finite(scores, nameof(scores));
-        return Guard.Reduce(Core.Baselines.jensenShannonObjective(scores), reduction);
-    }
+    public static Tensor JensenShannonObjective(Tensor scores, Reduction reduction = Reduction.Mean) =>
+        Guard.Reduce(Core.Baselines.jensenShannonObjective(scores), reduction);
 
     // ---------------------------------------------------------------- helpers
 
@@ -387,18 +321,5 @@ public static class Bounds
         Guard.Positive(temperature, nameof(temperature));
         var core = Guard.ToCore(similarity);
         return Guard.ToCore((q, k) => Core.Critics.separable(core, temperature, q, k), "critic");
-    }
-
-    /// <summary>The core names the third argument of its scoring function negativeKeys; a conditional caller called it otherwise.</summary>
-    private static Tensor RenameNegatives(Func<Tensor> compute, string name)
-    {
-        try { return compute(); }
-        catch (ArgumentException e) when (e.ParamName == "negativeKeys") { throw Guard.Renamed(e, name); }
-    }
-
-    private static Tensor RenameQueries(Func<Tensor> compute, string name)
-    {
-        try { return compute(); }
-        catch (ArgumentException e) when (e.ParamName == "queries") { throw Guard.Renamed(e, name); }
     }
 }

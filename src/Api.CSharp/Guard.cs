@@ -1,33 +1,16 @@
+using System.Text.RegularExpressions;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Decomp;
 
-/// <summary>The facade's own checks (the F# core checks shapes, dtypes and devices) and the conversions it needs.</summary>
+/// <summary>
+/// The conversions the facade needs. It checks nothing of a tensor itself: the F# core is the single validator (null,
+/// disposed, shape, dtype, device, and the values as <see cref="DecompSettings.FiniteCheck"/> says), and its errors
+/// name the same parameters the facade's methods have, or are renamed here where the names differ.
+/// </summary>
 internal static class Guard
 {
-    public static Tensor NotNull(Tensor? tensor, string name)
-    {
-        if (tensor is null) throw new ArgumentNullException(name);
-        return tensor;
-    }
-
-    /// <summary>Throws when a floating-point tensor holds NaN or infinity, as <see cref="DecompSettings.FiniteCheck"/> asks.</summary>
-    public static void Finite(Tensor? tensor, string name)
-    {
-        NotNull(tensor, name);
-        var policy = DecompSettings.FiniteCheck;
-        if (policy == FiniteCheck.Never || !tensor!.is_floating_point()) return;
-        if (policy == FiniteCheck.CpuOnly && tensor.device_type != DeviceType.CPU) return;
-        using var scope = torch.NewDisposeScope();
-        if (!torch.isfinite(tensor.detach()).all().item<bool>())
-            throw new ArgumentException($"{name} contains NaN or infinite values (shape [{string.Join(", ", tensor.shape)}], dtype {tensor.dtype}, device {tensor.device}).", name);
-    }
-
-    public static void Finite(IEnumerable<(Tensor? Tensor, string Name)> tensors)
-    {
-        foreach (var (tensor, name) in tensors) Finite(tensor, name);
-    }
 
     public static Tensor Reduce(Tensor perExample, Reduction reduction)
     {
@@ -59,13 +42,38 @@ internal static class Guard
     };
 
     /// <summary>The same error, naming the facade's parameter where the core's had another name.</summary>
-    public static ArgumentException Renamed(ArgumentException e, string name)
+    public static ArgumentException Renamed(ArgumentException e, string name) =>
+        Renamed(e, new[] { (e.ParamName ?? name, name) });
+
+    /// <summary>
+    /// The same error with every core name in <paramref name="names"/> replaced by the facade's, in its message and its
+    /// ParamName (whole words only, so a short core name such as <c>y</c> is not replaced inside other words). Keeps the
+    /// exception's type.
+    /// </summary>
+    private static ArgumentException Renamed(ArgumentException e, (string Core, string Facade)[] names)
     {
         var message = e.Message;
         var suffix = $" (Parameter '{e.ParamName}')";
         if (message.EndsWith(suffix, StringComparison.Ordinal)) message = message[..^suffix.Length];
-        if (e.ParamName is not null) message = message.Replace(e.ParamName, name);
-        return new ArgumentException(message, name, e);
+        foreach (var (core, facade) in names)
+            message = Regex.Replace(message, $@"\b{Regex.Escape(core)}\b", facade);
+        var name = names.FirstOrDefault(n => n.Core == e.ParamName).Facade ?? e.ParamName;
+        return e switch
+        {
+            ArgumentNullException => new ArgumentNullException(name, message),
+            ArgumentOutOfRangeException => new ArgumentOutOfRangeException(name, message),
+            _ => new ArgumentException(message, name, e),
+        };
+    }
+
+    /// <summary>Runs a core call whose parameters have other names than the facade's, renaming them in its errors.</summary>
+    public static T Renaming<T>(Func<T> call, params (string Core, string Facade)[] names)
+    {
+        try { return call(); }
+        catch (ArgumentException e) when (names.Any(n => n.Core == e.ParamName))
+        {
+            throw Renamed(e, names);
+        }
     }
 
     /// <summary>A C# critic as the F# function the core takes.</summary>

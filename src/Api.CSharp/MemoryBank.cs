@@ -25,7 +25,7 @@ public sealed class MemoryBank : IDisposable
     /// <param name="capacity">Number of keys held (K − 1 negatives per query); ≥ 1.</param>
     /// <param name="dimension">Features per key; ≥ 1.</param>
     /// <param name="device">Where the queue lives; null is <see cref="Devices.Current"/>.</param>
-    /// <param name="dtype">The keys' dtype; null is float32.</param>
+    /// <param name="dtype">The keys' dtype, floating point; null is float32.</param>
     /// <param name="seed">Seed of the initial random keys.</param>
     public MemoryBank(int capacity, int dimension, Device? device = null, ScalarType? dtype = null, long seed = 0)
     {
@@ -50,7 +50,7 @@ public sealed class MemoryBank : IDisposable
     /// </summary>
     /// <param name="keys">The saved keys, <c>[Capacity, Dimension]</c>, floating point, on any device (copied to the queue's device and dtype).</param>
     /// <param name="position">The saved <see cref="Position"/>, in [0, <see cref="Capacity"/>).</param>
-    /// <exception cref="ArgumentException"><paramref name="keys"/> has another shape or is not floating point.</exception>
+    /// <exception cref="ArgumentException"><paramref name="keys"/> has another shape, is not floating point, or holds NaN or infinity (as <see cref="DecompSettings.FiniteCheck"/> says).</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="position"/> is outside [0, <see cref="Capacity"/>).</exception>
     /// <example>
     /// <code>
@@ -63,10 +63,10 @@ public sealed class MemoryBank : IDisposable
     /// bank.Restore(saved, position);
     /// </code>
     /// </example>
-    public void Restore(Tensor keys, int position) => _queue.Restore(Guard.NotNull(keys, nameof(keys)), position);
+    public void Restore(Tensor keys, int position) => _queue.Restore(keys, position);
 
-    /// <summary>Replaces the oldest keys with <paramref name="keys"/> <c>[batch, dimension]</c> (detached, copied to the queue's device and dtype).</summary>
-    public void Enqueue(Tensor keys) => _queue.Enqueue(Guard.NotNull(keys, nameof(keys)));
+    /// <summary>Replaces the oldest keys with <paramref name="keys"/> <c>[batch, dimension]</c> (detached, copied to the queue's device and dtype). Keys that are not floating point, or hold NaN or infinity (as <see cref="DecompSettings.FiniteCheck"/> says), are refused.</summary>
+    public void Enqueue(Tensor keys) => _queue.Enqueue(keys);
 
     /// <inheritdoc />
     public void Dispose() => ((IDisposable)_queue).Dispose();

@@ -20,7 +20,6 @@ public sealed class MineEstimator
     /// <summary>The MINE estimate for one batch of scores <c>[batch, K]</c> (positive in column 0, marginal negatives); updates the moving average.</summary>
     public Tensor Estimate(Tensor scores, Reduction reduction = Reduction.Mean)
     {
-        Guard.Finite(scores, nameof(scores));
         var (values, next) = Core.Baselines.mine(scores, _state);
         _state = next;
         return Guard.Reduce(values, reduction);

@@ -20,20 +20,42 @@ public enum Similarity
     Cosine,
 }
 
-/// <summary>When the facade scans input tensors for NaN and infinity before computing.</summary>
+/// <summary>
+/// When Decomp reads input values to check them: NaN and ±infinity in every floating-point input a result depends on,
+/// and values outside a narrower domain (probabilities that are negative or do not sum to 1, importance weights).
+/// </summary>
 public enum FiniteCheck
 {
     /// <summary>Never: fastest; a NaN input gives a NaN result.</summary>
     Never,
     /// <summary>For tensors on the CPU only, where the scan is cheap (the default). CUDA tensors are not scanned, because reading the answer back would synchronise the device on every call.</summary>
     CpuOnly,
-    /// <summary>Always, on every device (synchronises CUDA on each call).</summary>
+    /// <summary>Always, on every device (synchronises CUDA once per checked input).</summary>
     Always,
 }
 
-/// <summary>Process-wide settings of the C# facade.</summary>
+/// <summary>Process-wide settings of Decomp, shared with the F# core (<c>Decomp.Core.Settings</c>): setting one here sets it for F# callers too.</summary>
 public static class DecompSettings
 {
-    /// <summary>Which inputs are scanned for NaN and infinity (an <see cref="ArgumentException"/> naming the argument is thrown when one is found). Default <see cref="FiniteCheck.CpuOnly"/>.</summary>
-    public static FiniteCheck FiniteCheck { get; set; } = FiniteCheck.CpuOnly;
+    /// <summary>
+    /// Which inputs have their values checked; a failed check throws an <see cref="ArgumentException"/> naming the argument.
+    /// Default <see cref="FiniteCheck.CpuOnly"/>: a non-finite input on the CPU is never silent, and CUDA inputs are checked
+    /// only under <see cref="FiniteCheck.Always"/>, because each check synchronises the device. A view of the core's
+    /// <c>Settings.FiniteCheck</c>: the core is the one place that checks.
+    /// </summary>
+    public static FiniteCheck FiniteCheck
+    {
+        get
+        {
+            var core = Core.Settings.FiniteCheck;
+            return core.IsNever ? FiniteCheck.Never : core.IsAlways ? FiniteCheck.Always : FiniteCheck.CpuOnly;
+        }
+        set => Core.Settings.FiniteCheck = value switch
+        {
+            FiniteCheck.Never => Core.FiniteCheck.Never,
+            FiniteCheck.CpuOnly => Core.FiniteCheck.CpuOnly,
+            FiniteCheck.Always => Core.FiniteCheck.Always,
+            _ => throw new ArgumentOutOfRangeException(nameof(value), value, "FiniteCheck must be Never, CpuOnly or Always."),
+        };
+    }
 }

@@ -10,12 +10,12 @@ namespace Decomp;
 public static class Scores
 {
     /// <summary>Converts an in-batch matrix <c>[K, K]</c> with positives on the diagonal into the positive-first layout: row i becomes <c>[E(x_i, y_i), E(x_i, y_j) for j ≠ i]</c>.</summary>
-    public static Tensor OfInBatch(Tensor matrix) => Core.Scores.ofInBatch(Guard.NotNull(matrix, nameof(matrix)));
+    public static Tensor OfInBatch(Tensor matrix) => Core.Scores.ofInBatch(matrix);
 
     /// <summary>Joins positive scores <c>[batch]</c> and negative scores <c>[batch, negatives]</c> into <c>[batch, 1 + negatives]</c>.</summary>
     public static Tensor OfPositiveAndNegatives(Tensor positive, Tensor negatives) =>
-        Core.Scores.ofPositiveAndNegatives(Guard.NotNull(positive, nameof(positive)), Guard.NotNull(negatives, nameof(negatives)));
+        Core.Scores.ofPositiveAndNegatives(positive, negatives);
 
     /// <summary>The number of candidates K (1 positive + negatives) per example.</summary>
-    public static int Candidates(Tensor scores) => Core.Scores.candidates(Guard.NotNull(scores, nameof(scores)));
+    public static int Candidates(Tensor scores) => Core.Scores.candidates(scores);
 }

@@ -22,7 +22,7 @@ public sealed class SyntheticGaussian
     public static SyntheticGaussian Create(int dimensions, double totalMutualInformation, long seed = 0)
     {
         using var generator = new Generator((ulong)seed);
-        return new(CoreGaussian.create(generator, dimensions, totalMutualInformation));
+        return new(Guard.Renaming(() => CoreGaussian.create(generator, dimensions, totalMutualInformation), ("totalMi", nameof(totalMutualInformation))));
     }
 
     /// <summary>d, the dimensions of each view.</summary>
@@ -43,19 +43,26 @@ public sealed class SyntheticGaussian
     /// <summary>Draws <paramref name="count"/> joint samples: x', x'', y, each <c>[count, d]</c>.</summary>
     public (Tensor FirstView, Tensor SecondView, Tensor Y) SampleJoint(int count, Generator generator, ScalarType dtype = ScalarType.Float32, Device? device = null)
     {
-        var (x1, x2, y) = CoreGaussian.sampleJoint(_problem, count, generator, dtype, device ?? Devices.Current);
+        var (x1, x2, y) = Guard.Renaming(() => CoreGaussian.sampleJoint(_problem, count, generator, dtype, device ?? Devices.Current), ("n", nameof(count)));
         return (x1, x2, y);
     }
 
     /// <summary>Draws <paramref name="k"/> samples of y from p(y | x') per row of <paramref name="firstView"/>: <c>[count, k, d]</c>.</summary>
-    public Tensor SampleYGivenFirstView(Tensor firstView, int k, Generator generator) => CoreGaussian.sampleYGivenX1(_problem, firstView, k, generator);
+    public Tensor SampleYGivenFirstView(Tensor firstView, int k, Generator generator) =>
+        Guard.Renaming(() => CoreGaussian.sampleYGivenX1(_problem, firstView, k, generator), Views);
 
     /// <summary>InfoNCE's optimal critic <c>log p(y | x', x'') − log p(y)</c> for candidates <c>[batch, M, d]</c>: scores <c>[batch, M]</c>.</summary>
-    public Tensor OptimalCritic(Tensor firstView, Tensor secondView, Tensor candidates) => CoreGaussian.optimalCritic(_problem, firstView, secondView, candidates);
+    public Tensor OptimalCritic(Tensor firstView, Tensor secondView, Tensor candidates) =>
+        Guard.Renaming(() => CoreGaussian.optimalCritic(_problem, firstView, secondView, candidates), Views);
 
     /// <summary>Ē(x', y) = <c>log p(y | x') − log p(y)</c>, the importance weights' optimal critic: scores <c>[batch, M]</c>.</summary>
-    public Tensor OptimalFirstViewCritic(Tensor firstView, Tensor candidates) => CoreGaussian.optimalCriticX1(_problem, firstView, candidates);
+    public Tensor OptimalFirstViewCritic(Tensor firstView, Tensor candidates) =>
+        Guard.Renaming(() => CoreGaussian.optimalCriticX1(_problem, firstView, candidates), Views);
 
     /// <summary>I_CNCE's optimal critic <c>log p(y | x', x'') − log p(y | x')</c> (Proposition 1.2): scores <c>[batch, M]</c>.</summary>
-    public Tensor OptimalConditionalCritic(Tensor firstView, Tensor secondView, Tensor candidates) => CoreGaussian.optimalConditionalCritic(_problem, firstView, secondView, candidates);
+    public Tensor OptimalConditionalCritic(Tensor firstView, Tensor secondView, Tensor candidates) =>
+        Guard.Renaming(() => CoreGaussian.optimalConditionalCritic(_problem, firstView, secondView, candidates), Views);
+
+    /// <summary>The core writes the paper's x', x'', y as x1, x2, y; errors name this class's parameters instead.</summary>
+    private static readonly (string Core, string Facade)[] Views = { ("x1", "firstView"), ("x2", "secondView"), ("y", "candidates") };
 }

@@ -17,11 +17,26 @@ type Similarity =
 /// - shared candidates `[N, Dk]` (other examples' keys, a memory bank): scores `[batch, N]`, all pairs;
 /// - per-example candidates `[batch, M, Dk]` (e.g. negatives drawn from p(y | x'_i)): scores `[batch, M]`.
 /// `scores` and `inBatchScores` then assemble Decomp's `[batch, 1 + negatives]` layout.
+///
+/// Every critic refuses NaN and ±infinity in its embeddings (as `Settings.FiniteCheck` says). Finite embeddings can
+/// still give infinite scores when a dot product overflows (|f(x) . g(y)| above about 3e38 in float32); the bound
+/// that reads the scores then refuses them.
 module Critics =
 
-    let private checkQueries (queries: torch.Tensor) =
-        Guard.rank (nameof queries) 2 "[batch, features]" queries
-        Guard.floating (nameof queries) queries
+    /// Queries [batch, features], floating point and finite, checked under the caller's `name`.
+    let internal checkQueriesNamed (name: string) (queries: torch.Tensor) =
+        Guard.rank name 2 "[batch, features]" queries
+        Guard.floating name queries
+        Guard.finite name queries
+
+    let private checkQueries (queries: torch.Tensor) = checkQueriesNamed (nameof queries) queries
+
+    /// Queries scored against the same keys as `reference` (already checked): same shape, device and dtype, and finite.
+    let internal checkQueriesLike (name: string) (reference: torch.Tensor) (referenceName: string) (queries: torch.Tensor) =
+        Guard.rank name 2 "[batch, features]" queries
+        Guard.companion name reference referenceName queries
+        Guard.shape name reference.shape $"scored against the same keys as {referenceName}" queries
+        Guard.finite name queries
 
     let private checkKeys (queries: torch.Tensor) (keys: torch.Tensor) (sameWidth: bool) =
         Guard.companion (nameof keys) queries (nameof queries) keys
@@ -32,6 +47,7 @@ module Critics =
             raise (ArgumentException($"{nameof keys} must have shape [N, features] (shared by all queries) or [{queries.shape[0]}, M, features] (per query); got {Guard.describe keys}.", nameof keys))
         if sameWidth && keys.shape[keys.shape.Length - 1] <> queries.shape[1] then
             raise (ArgumentException($"{nameof keys} must have {queries.shape[1]} features like {nameof queries}; got {Guard.describe keys}.", nameof keys))
+        Guard.finite (nameof keys) keys
 
     /// `q . k` for shared keys ([batch, N]) or per-example keys ([batch, M]); no checks.
     let private rawDot (queries: torch.Tensor) (keys: torch.Tensor) =
@@ -73,6 +89,7 @@ module Critics =
         checkKeys queries keys false
         if keys.shape[keys.shape.Length - 1] <> weight.shape[1] then
             raise (ArgumentException($"{nameof keys} must have {weight.shape[1]} features (the columns of {nameof weight}); got {Guard.describe keys}.", nameof keys))
+        Guard.finite (nameof weight) weight
         Scoped.run (fun () -> rawDot (queries.matmul weight) keys)
 
     /// Concatenation critic `E(x, y) = network([f(x), g(y)])` over every (query, candidate) pair (Poole et al.'s
@@ -97,29 +114,46 @@ module Critics =
     /// E(x', x'', y) = f([x', x''])^T f(y).
     let conditional (critic: torch.Tensor -> torch.Tensor -> torch.Tensor) (firstView: torch.Tensor) (secondView: torch.Tensor) (keys: torch.Tensor) : torch.Tensor =
         Guard.rank (nameof firstView) 2 "[batch, features]" firstView
+        Guard.floating (nameof firstView) firstView
         Guard.rank (nameof secondView) 2 "[batch, features]" secondView
         Guard.companion (nameof secondView) firstView (nameof firstView) secondView
         if secondView.shape[0] <> firstView.shape[0] then
             raise (ArgumentException($"{nameof secondView} must have {firstView.shape[0]} rows like {nameof firstView}; got {Guard.describe secondView}.", nameof secondView))
-        Scoped.run (fun () -> critic (torch.cat([| firstView; secondView |], -1L)) keys)
+        Guard.companion (nameof keys) firstView (nameof firstView) keys
+        Guard.finite (nameof firstView) firstView
+        Guard.finite (nameof secondView) secondView
+        Guard.finite (nameof keys) keys
+        // The critic reads values scanned just above; a Decomp critic would scan them again.
+        Scoped.run (fun () -> Guard.scanned (fun () -> critic (torch.cat([| firstView; secondView |], -1L)) keys))
+
+    /// `scores` without its checks: the critic is called on inputs its caller has already checked and scanned.
+    let internal scoresUnchecked (critic: torch.Tensor -> torch.Tensor -> torch.Tensor) (queries: torch.Tensor) (positiveKeys: torch.Tensor) (negativeKeys: torch.Tensor) : torch.Tensor =
+        Scoped.run (fun () ->
+            Guard.scanned (fun () ->
+                if negativeKeys.Dimensions = 3L then
+                    critic queries (torch.cat([| positiveKeys.unsqueeze 1; negativeKeys |], 1L))
+                else
+                    torch.cat([| critic queries (positiveKeys.unsqueeze 1); critic queries negativeKeys |], 1L)))
 
     /// Scores in Decomp's layout from embeddings: each query's positive key (`positiveKeys`, [batch, Dk]) in column 0,
     /// then its negatives: `negativeKeys` shared `[N, Dk]` (a memory bank) or per example `[batch, M, Dk]`.
     let scores (critic: torch.Tensor -> torch.Tensor -> torch.Tensor) (queries: torch.Tensor) (positiveKeys: torch.Tensor) (negativeKeys: torch.Tensor) : torch.Tensor =
+        if isNull (box critic) then
+            raise (ArgumentNullException(nameof critic))
         checkQueries queries
         Guard.rank (nameof positiveKeys) 2 "[batch, features]" positiveKeys
         Guard.companion (nameof positiveKeys) queries (nameof queries) positiveKeys
         if positiveKeys.shape[0] <> queries.shape[0] then
             raise (ArgumentException($"{nameof positiveKeys} must have one key per query ({queries.shape[0]} rows); got {Guard.describe positiveKeys}.", nameof positiveKeys))
         Guard.companion (nameof negativeKeys) queries (nameof queries) negativeKeys
-        Scoped.run (fun () ->
-            match int negativeKeys.Dimensions with
-            | 3 when negativeKeys.shape[0] = queries.shape[0] && negativeKeys.shape[2] = positiveKeys.shape[1] ->
-                critic queries (torch.cat([| positiveKeys.unsqueeze 1; negativeKeys |], 1L))
-            | 2 when negativeKeys.shape[1] = positiveKeys.shape[1] ->
-                torch.cat([| critic queries (positiveKeys.unsqueeze 1); critic queries negativeKeys |], 1L)
-            | _ ->
-                raise (ArgumentException($"{nameof negativeKeys} must have shape [N, {positiveKeys.shape[1]}] (shared) or [{queries.shape[0]}, M, {positiveKeys.shape[1]}] (per query); got {Guard.describe negativeKeys}.", nameof negativeKeys)))
+        match int negativeKeys.Dimensions with
+        | 3 when negativeKeys.shape[0] = queries.shape[0] && negativeKeys.shape[2] = positiveKeys.shape[1] -> ()
+        | 2 when negativeKeys.shape[1] = positiveKeys.shape[1] -> ()
+        | _ ->
+            raise (ArgumentException($"{nameof negativeKeys} must have shape [N, {positiveKeys.shape[1]}] (shared) or [{queries.shape[0]}, M, {positiveKeys.shape[1]}] (per query); got {Guard.describe negativeKeys}.", nameof negativeKeys))
+        Guard.finite (nameof positiveKeys) positiveKeys
+        Guard.finite (nameof negativeKeys) negativeKeys
+        scoresUnchecked critic queries positiveKeys negativeKeys
 
     /// In-batch scores in Decomp's layout: key i is query i's positive and the other batch-1 keys its negatives
     /// (SimCLR, CPC). `queries` and `keys` are [batch, D]; the result is [batch, batch].
@@ -129,7 +163,12 @@ module Critics =
         Guard.companion (nameof keys) queries (nameof queries) keys
         if keys.shape[0] <> queries.shape[0] || queries.shape[0] < 2L then
             raise (ArgumentException($"{nameof keys} must have one key per query and the batch at least 2 ({queries.shape[0]} queries); got {Guard.describe keys}.", nameof keys))
-        Scoped.run (fun () -> Scores.ofInBatch (critic queries keys))
+        Guard.finite (nameof keys) keys
+        Scoped.run (fun () ->
+            let matrix = Guard.scanned (fun () -> critic queries keys)
+            if matrix.shape <> [| queries.shape[0]; queries.shape[0] |] then
+                raise (ArgumentException($"{nameof critic} must score every query against every key, [{queries.shape[0]}, {queries.shape[0]}]; it returned {Guard.describe matrix}.", nameof critic))
+            Scores.ofInBatchUnchecked matrix)
 
     /// A multi-layer perceptron `inputSize -> hidden.. -> outputSize` with ReLU between layers, the paper's critic
     /// encoder (Appendix B.2 uses one hidden layer of 100 and an output of 100: `mlp d [100] 100`).

@@ -23,7 +23,9 @@ module Decomposition =
         Guard.sameDtype (nameof conditionalScores) unconditionalScores (nameof unconditionalScores) conditionalScores
         if conditionalScores.shape[0] <> unconditionalScores.shape[0] then
             raise (ArgumentException($"{nameof conditionalScores} must have one row per example like {nameof unconditionalScores} ({unconditionalScores.shape[0]} rows); got {Guard.describe conditionalScores}.", nameof conditionalScores))
-        Scoped.run (fun () -> Bounds.infoNce unconditionalScores + Bounds.conditionalInfoNce conditionalScores)
+        Guard.finite (nameof unconditionalScores) unconditionalScores
+        Guard.finite (nameof conditionalScores) conditionalScores
+        Scoped.run (fun () -> Bounds.Unchecked.infoNce unconditionalScores + Bounds.Unchecked.infoNce conditionalScores)
 
     /// "InfoNCE_S IS" of Section 5.1: `I_NCE(x'; y | K) + I_IS(x''; y | x', K)`, which needs no conditional sampler.
     ///
@@ -36,9 +38,11 @@ module Decomposition =
         Guard.scores (nameof conditionalScores) conditionalScores
         Guard.companion (nameof conditionalScores) unconditionalScores (nameof unconditionalScores) conditionalScores
         Guard.shape (nameof conditionalScores) unconditionalScores.shape "both terms score the same candidates" conditionalScores
+        Guard.finite (nameof unconditionalScores) unconditionalScores
+        Guard.finite (nameof conditionalScores) conditionalScores
         Scoped.run (fun () ->
-            Bounds.infoNce unconditionalScores
-            + Bounds.importanceSampledConditionalInfoNce conditionalScores unconditionalScores)
+            Bounds.Unchecked.infoNce unconditionalScores
+            + Bounds.Unchecked.importanceSampled conditionalScores unconditionalScores)
 
     /// The decomposition over any number of subviews (Section 3):
     /// `I(x_1; y) + sum_{i=2}^N I(x_i; y | x_{<i})`, each term a contrastive bound with its own negatives.
@@ -61,12 +65,16 @@ module Decomposition =
             Guard.sameDtype name first $"{nameof scoresPerSubview}[0]" t
             if t.shape[0] <> first.shape[0] then
                 raise (ArgumentException($"{name} must have {first.shape[0]} rows like {nameof scoresPerSubview}[0]; got {Guard.describe t}.", nameof scoresPerSubview)))
-        Scoped.run (fun () ->
-            terms
-            |> Array.mapi (fun i t -> if i = 0 then Bounds.infoNce t else Bounds.conditionalInfoNce t)
-            |> Array.reduce (+))
+        terms |> Array.iteri (fun i t -> Guard.finite $"{nameof scoresPerSubview}[{i}]" t)
+        // The first term is InfoNCE and the others conditional InfoNCE: one formula over scores, different negatives.
+        Scoped.run (fun () -> terms |> Array.map Bounds.Unchecked.infoNce |> Array.reduce (+))
 
     /// The most nats a decomposition whose terms have K_1 .. K_N candidates can report: `sum_i log K_i`
     /// (`N log K` when every term has K candidates), against `log K` for a single InfoNCE.
     let cap (candidatesPerSubview: int seq) : float =
-        candidatesPerSubview |> Seq.sumBy Scores.logCandidates
+        if isNull (box candidatesPerSubview) then
+            raise (ArgumentNullException(nameof candidatesPerSubview))
+        candidatesPerSubview
+        |> Seq.sumBy (fun k ->
+            Guard.atLeast (nameof candidatesPerSubview) 2L (int64 k)
+            Math.Log(float k))

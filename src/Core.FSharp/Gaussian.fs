@@ -108,8 +108,11 @@ module Gaussian =
 
     let private describeShape (t: torch.Tensor) = "[" + String.Join(", ", t.shape) + "]"
 
+    /// Null, disposed and meta tensors are refused by name before anything reads them (TorchSharp's own errors name
+    /// no argument). Values are scanned by the callers, after their shape checks.
     let private requireTensor (name: string) (t: torch.Tensor) =
-        if isNull t then nullArg name
+        Guard.notNull name t
+        Guard.hasValues name t
         if not (torch.is_floating_point t) then
             invalidArg name $"{name} must be a floating-point tensor, got {t.dtype}."
 
@@ -118,6 +121,7 @@ module Gaussian =
         requireTensor name x
         if x.dim () <> 2L || x.shape[1] <> int64 dimensions then
             invalidArg name $"{name} must have shape [batch, {dimensions}], got {describeShape x}."
+        Guard.finite name x
         x.shape[0]
 
     /// Checks y is [B, M, d] for queries of batch B.
@@ -127,6 +131,7 @@ module Gaussian =
             invalidArg
                 name
                 $"{name} must have shape [{batch}, candidates, {dimensions}] (one candidate set per query), got {describeShape y}."
+        Guard.finite name y
 
     let private requireSameBatch (name: string) (batch: int64) (x: torch.Tensor) =
         if x.shape[0] <> batch then
@@ -267,6 +272,7 @@ module Gaussian =
         requireTensor (nameof covariance) covariance
         if covariance.dim () <> 2L || covariance.shape[0] <> covariance.shape[1] then
             invalidArg (nameof covariance) $"covariance must be a square matrix, got {describeShape covariance}."
+        Guard.finite (nameof covariance) covariance
 
     /// log det of a symmetric positive-definite float64 matrix via its Cholesky factor: 2 sum_i log L_ii.
     let private logDeterminant (argument: string) (matrix: torch.Tensor) : float =
@@ -466,6 +472,7 @@ module Gaussian =
         requireTensor (nameof y) y
         if y.dim () < 1L || y.shape[int (y.dim ()) - 1] <> int64 problem.Dimensions then
             invalidArg (nameof y) $"y must end in a dimension of size {problem.Dimensions}, got {describeShape y}."
+        Guard.finite (nameof y) y
         inDtypeOf y (fun () -> logDensityYFloat64 y)
 
     /// log p(y_bm | x'_b) for queries x1 [B, d] and candidates y [B, M, d]: [B, M] in y's dtype (computed in float64).
@@ -507,6 +514,8 @@ module Gaussian =
         let k = mean.shape[0]
         if covariance.dim () <> 2L || covariance.shape[0] <> k || covariance.shape[1] <> k then
             invalidArg covarianceName $"{covarianceName} must have shape [{k}, {k}] to match its mean, got {describeShape covariance}."
+        Guard.finite meanName mean
+        Guard.finite covarianceName covariance
 
     /// The Cholesky factor of a positive-definite matrix (float64, CPU), or ArgumentException naming `argument`.
     let private choleskyFactor (argument: string) (matrix: torch.Tensor) : torch.Tensor =
@@ -544,6 +553,7 @@ module Gaussian =
         let d = int64 dimensions
         let check (part: string) (t: torch.Tensor) (shape: int64[]) =
             if isNull t then invalidArg name $"{name}.{part} is null."
+            if t.IsInvalid then invalidArg name $"{name}.{part} has been disposed."
             if t.shape <> shape then
                 let expected = String.Join(", ", shape)
                 invalidArg name $"{name}.{part} must have shape [{expected}], got {describeShape t}."
@@ -554,6 +564,7 @@ module Gaussian =
     let private proposalDimensions (proposal: GaussianProposal) =
         if obj.ReferenceEquals(proposal, null) then nullArg (nameof proposal)
         if isNull proposal.Bias then invalidArg (nameof proposal) "proposal.Bias is null."
+        if proposal.Bias.IsInvalid then invalidArg (nameof proposal) "proposal.Bias has been disposed."
         int proposal.Bias.shape[0]
 
     /// tau = p(y | x') itself: Weight = diag(c1), Bias = 0, Covariance = diag(exp(-2 alpha mi)). Its KL to p(y | x') is 0.

@@ -70,6 +70,8 @@ module MemoryBank =
         Guard.companion (nameof keys) fullViewQueries (nameof fullViewQueries) keys
         Guard.shape (nameof keys) fullViewQueries.shape "one key per query" keys
         let batch = fullViewQueries.shape[0]
+        if batch < 1L then
+            raise (ArgumentException($"{nameof fullViewQueries} must hold at least one query; got {Guard.describe fullViewQueries}.", nameof fullViewQueries))
         match negatives with
         | Some bank ->
             Guard.rank (nameof negatives) 2 "[N, features]" bank
@@ -79,6 +81,10 @@ module MemoryBank =
         | None ->
             if batch < 2L then
                 raise (ArgumentException($"in-batch negatives need a batch of at least 2; got {Guard.describe fullViewQueries}.", nameof fullViewQueries))
+        Guard.finite (nameof fullViewQueries) fullViewQueries
+        Guard.finite (nameof restrictedViewQueries) restrictedViewQueries
+        Guard.finite (nameof keys) keys
+        negatives |> Option.iter (Guard.finite (nameof negatives))
         use scope = torch.NewDisposeScope()
         let prepare (t: torch.Tensor) =
             match settings.Similarity with
@@ -97,11 +103,13 @@ module MemoryBank =
         let full, restricted =
             match negatives with
             | Some _ -> logits.narrow(0L, 0L, batch), logits.narrow(0L, batch, batch)
-            | None -> Scores.ofInBatch (logits.narrow(0L, 0L, batch)), Scores.ofInBatch (logits.narrow(0L, batch, batch))
+            | None -> Scores.ofInBatchUnchecked (logits.narrow(0L, 0L, batch)), Scores.ofInBatchUnchecked (logits.narrow(0L, batch, batch))
         let logK = Math.Log(float full.shape[1])
-        let fullNce = Bounds.infoNce full
-        let restrictedNce = Bounds.infoNce restricted
-        let conditional = Bounds.importanceSampledConditionalInfoNce full restricted
+        // The logits come from inputs checked above, so the formulas run unchecked: nothing is scanned twice, and no
+        // error can name a tensor the caller never passed.
+        let fullNce = Bounds.Unchecked.infoNce full
+        let restrictedNce = Bounds.Unchecked.infoNce restricted
+        let conditional = Bounds.Unchecked.importanceSampled full restricted
         let lambda = settings.Lambda
         let objective =
             if settings.Conditional then
@@ -121,10 +129,16 @@ module MemoryBank =
 /// The one stateful piece of Decomp, kept as a thin wrapper around a ring buffer on the device: `Enqueue` overwrites
 /// the oldest keys in place, without gradient. Enqueue after the backward pass of the step that read `Keys` (autograd
 /// refuses buffers changed in place before backward). Starts full of random unit vectors, as MoCo does.
+///
+/// Keys are embeddings: the queue holds a floating dtype on a device with values (not meta), and refuses keys that are
+/// not floating point or hold NaN or ±infinity (as `Settings.FiniteCheck` says), so a diverged encoder is caught when
+/// its keys arrive rather than at a later loss.
 type KeyQueue(capacity: int, dimension: int, device: torch.Device, dtype: torch.ScalarType, seed: int64) =
     do
         Guard.atLeast (nameof capacity) 1L (int64 capacity)
         Guard.atLeast (nameof dimension) 1L (int64 dimension)
+        Guard.device (nameof device) device
+        Guard.floatingType (nameof dtype) dtype
     let buffer =
         use generator = new torch.Generator(uint64 seed, torch.CPU)
         let initial () =
@@ -162,6 +176,7 @@ type KeyQueue(capacity: int, dimension: int, device: torch.Device, dtype: torch.
         Guard.floating (nameof keys) keys
         if position < 0 || position >= capacity then
             raise (ArgumentOutOfRangeException(nameof position, position, $"{nameof position} must be in [0, {capacity}) for a queue of {capacity} keys."))
+        Guard.finite (nameof keys) keys
         // copy_ converts dtype and device itself, so no intermediate tensor is made (or left for the GC).
         use _ = torch.no_grad ()
         buffer.copy_(keys) |> ignore
@@ -175,6 +190,7 @@ type KeyQueue(capacity: int, dimension: int, device: torch.Device, dtype: torch.
         Guard.floating (nameof keys) keys
         if keys.shape[1] <> int64 dimension then
             raise (ArgumentException($"{nameof keys} must have {dimension} features like the queue; got {Guard.describe keys}.", nameof keys))
+        Guard.finite (nameof keys) keys
         use scope = torch.NewDisposeScope()
         use _ = torch.no_grad ()
         let incoming =

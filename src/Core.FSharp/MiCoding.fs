@@ -20,24 +20,65 @@ type MarginalEstimate =
 /// `H(z_y) <= ln V`, the guarantee is at most `ln V`, which can be far above InfoNCE's `ln N` for N candidates.
 module MiCoding =
 
+    let private checkDecay (decay: float) =
+        if not (decay >= 0.0 && decay < 1.0) then
+            raise (ArgumentOutOfRangeException(nameof decay, decay, $"{nameof decay} must lie in [0, 1)."))
+
+    /// Checks the shape of an estimate passed as argument `name`: a floating-point vector [V >= 2] and a decay in
+    /// [0, 1). Its values are checked by `checkProbabilities`, after every check that reads no values.
+    let private checkEstimate (name: string) (estimate: MarginalEstimate) =
+        if obj.ReferenceEquals(estimate, null) then
+            raise (ArgumentNullException(name))
+        let probabilities = estimate.Probabilities
+        if isNull (box probabilities) then
+            raise (ArgumentException($"{name}.Probabilities is null.", name))
+        if probabilities.IsInvalid then
+            raise (ArgumentException($"{name}.Probabilities has been disposed.", name))
+        if probabilities.Dimensions <> 1L || probabilities.shape[0] < 2L then
+            raise (ArgumentException($"{name}.Probabilities must be a vector [V] with V >= 2; got {Guard.describe probabilities}.", name))
+        Guard.floating name probabilities
+        if not (estimate.Decay >= 0.0 && estimate.Decay < 1.0) then
+            raise (ArgumentOutOfRangeException(name, estimate.Decay, $"{name}.Decay must lie in [0, 1)."))
+
+    /// P^ must be finite, non-negative and sum to 1 (read as `Settings.FiniteCheck` says): any other P^ gives numbers
+    /// that estimate nothing (-0.28 or 32.7 nats from a P^ summing to 1.2 or with a negative entry), so it is refused.
+    let private checkProbabilities (name: string) (estimate: MarginalEstimate) =
+        Guard.distribution name $"{name}.Probabilities" 0L estimate.Probabilities
+
     /// A uniform marginal estimate over `vocabulary` symbols (the usual starting point).
     let uniformMarginal (vocabulary: int) (decay: float) (dtype: torch.ScalarType) (device: torch.Device) : MarginalEstimate =
         Guard.atLeast (nameof vocabulary) 2L (int64 vocabulary)
-        if not (decay >= 0.0 && decay < 1.0) then
-            raise (ArgumentOutOfRangeException(nameof decay, decay, $"{nameof decay} must lie in [0, 1)."))
+        checkDecay decay
+        Guard.floatingType (nameof dtype) dtype
+        Guard.device (nameof device) device
         { Probabilities = torch.full([| int64 vocabulary |], (1.0 / float vocabulary).ToScalar(), dtype = dtype, device = device)
           Decay = decay }
 
+    /// An estimate from given probabilities P^(z) ([V], V >= 2, floating point, finite, non-negative, summing to 1),
+    /// copied and detached, with the moving average's `decay` in [0, 1).
+    let marginalOf (probabilities: torch.Tensor) (decay: float) : MarginalEstimate =
+        Guard.rank (nameof probabilities) 1 "[V] (one probability per symbol)" probabilities
+        Guard.floating (nameof probabilities) probabilities
+        if probabilities.shape[0] < 2L then
+            raise (ArgumentException($"{nameof probabilities} must hold V >= 2 probabilities; got {Guard.describe probabilities}.", nameof probabilities))
+        checkDecay decay
+        Guard.distribution (nameof probabilities) (nameof probabilities) 0L probabilities
+        { Probabilities = Scoped.run (fun () -> probabilities.detach().clone()); Decay = decay }
+
     /// The largest number of nats the bound can certify: `ln V` for a vocabulary of V symbols.
-    let cap (vocabulary: int) : float = Scores.logCandidates vocabulary
+    let cap (vocabulary: int) : float =
+        Guard.atLeast (nameof vocabulary) 2L (int64 vocabulary)
+        Math.Log(float vocabulary)
 
     /// Codes as probabilities [batch, V]: hard codes (int64 symbols [batch]) become one-hot rows; soft codes
     /// (float [batch, V], e.g. a softmax over the vocabulary) are used as they are.
     let private codeDistribution (name: string) (vocabulary: int64) (codes: torch.Tensor) (like: torch.Tensor) =
         Guard.notNull name codes
+        Guard.hasValues name codes
         if codes.dtype = torch.int64 then
             if codes.Dimensions <> 1L then
                 raise (ArgumentException($"{name} as symbols must have shape [batch]; got {Guard.describe codes}.", name))
+            // Read on every device whatever the setting: one_hot of a symbol outside [0, V) is a native error.
             if codes.NumberOfElements > 0L then
                 let low = codes.min().cpu().item<int64>()
                 let high = codes.max().cpu().item<int64>()
@@ -49,23 +90,32 @@ module MiCoding =
             Guard.companion name like "the model's logits" codes
             if codes.shape[1] <> vocabulary then
                 raise (ArgumentException($"{name} must have {vocabulary} columns, one per symbol; got {Guard.describe codes}.", name))
+            // Soft codes are distributions over the symbols: each row is an expectation's weights.
+            Guard.distribution name name 1L codes
             codes
 
     /// Updates the moving average with a batch of codes (int64 symbols [batch] or probabilities [batch, V]):
     /// `P^ <- decay P^ + (1 - decay) mean_i onehot(z_i)`. Returns a new estimate; the old one is left as it was.
+    /// The result is renormalised, so rounding does not accumulate over many updates.
     let updateMarginal (codes: torch.Tensor) (estimate: MarginalEstimate) : MarginalEstimate =
-        Guard.floating "estimate.Probabilities" estimate.Probabilities
+        checkEstimate (nameof estimate) estimate
+        checkProbabilities (nameof estimate) estimate
         let vocabulary = estimate.Probabilities.shape[0]
         let updated =
             Scoped.run (fun () ->
                 use _ = torch.no_grad ()
-                let batch = (codeDistribution (nameof codes) vocabulary codes estimate.Probabilities).detach().mean([| 0L |])
-                estimate.Probabilities.mul(estimate.Decay.ToScalar()) + batch.mul((1.0 - estimate.Decay).ToScalar()))
+                let distribution = codeDistribution (nameof codes) vocabulary codes estimate.Probabilities
+                if distribution.shape[0] < 1L then
+                    raise (ArgumentException($"{nameof codes} must hold at least one code; got {Guard.describe codes}.", nameof codes))
+                let batch = distribution.detach().mean([| 0L |])
+                let mixed = estimate.Probabilities.mul(estimate.Decay.ToScalar()) + batch.mul((1.0 - estimate.Decay).ToScalar())
+                mixed / mixed.sum())
         { estimate with Probabilities = updated }
 
     /// The entropy H(P^) = -sum_z P^(z) ln P^(z) of a marginal estimate, in nats (the estimate of H(z_y)).
     let marginalEntropy (estimate: MarginalEstimate) : torch.Tensor =
-        Guard.floating "estimate.Probabilities" estimate.Probabilities
+        checkEstimate (nameof estimate) estimate
+        checkProbabilities (nameof estimate) estimate
         Scoped.run (fun () -> -torch.xlogy(estimate.Probabilities, estimate.Probabilities).sum())
 
     /// Per-example cross-entropy `-ln P_Psi(z_y | z_x)` ([batch]); its mean is H^(z_y | z_x). `predictionLogits` are
@@ -74,6 +124,7 @@ module MiCoding =
     let conditionalEntropy (predictionLogits: torch.Tensor) (codes: torch.Tensor) : torch.Tensor =
         Guard.rank (nameof predictionLogits) 2 "[batch, vocabulary]" predictionLogits
         Guard.floating (nameof predictionLogits) predictionLogits
+        Guard.finite (nameof predictionLogits) predictionLogits
         Scoped.run (fun () ->
             let q = codeDistribution (nameof codes) predictionLogits.shape[1] codes predictionLogits
             if q.shape[0] <> predictionLogits.shape[0] then
@@ -86,8 +137,12 @@ module MiCoding =
     let directMiCoding (predictionLogits: torch.Tensor) (codes: torch.Tensor) (marginal: MarginalEstimate) : torch.Tensor =
         Guard.rank (nameof predictionLogits) 2 "[batch, vocabulary]" predictionLogits
         Guard.floating (nameof predictionLogits) predictionLogits
-        Guard.companion "marginal.Probabilities" predictionLogits (nameof predictionLogits) marginal.Probabilities
-        Guard.shape "marginal.Probabilities" [| predictionLogits.shape[1] |] "one probability per symbol" marginal.Probabilities
+        checkEstimate (nameof marginal) marginal
+        Guard.companion (nameof marginal) predictionLogits (nameof predictionLogits) marginal.Probabilities
+        if marginal.Probabilities.shape[0] <> predictionLogits.shape[1] then
+            raise (ArgumentException($"{nameof marginal}.Probabilities must hold one probability per symbol, [{predictionLogits.shape[1]}] like the columns of {nameof predictionLogits}; got {Guard.describe marginal.Probabilities}.", nameof marginal))
+        Guard.finite (nameof predictionLogits) predictionLogits
+        checkProbabilities (nameof marginal) marginal
         Scoped.run (fun () ->
             let q = codeDistribution (nameof codes) predictionLogits.shape[1] codes predictionLogits
             if q.shape[0] <> predictionLogits.shape[0] then

@@ -27,6 +27,9 @@ module Proposals =
             | 2 when y.shape = mean.shape -> false
             | 3 when y.shape[0] = mean.shape[0] && y.shape[2] = mean.shape[1] -> true
             | _ -> raise (ArgumentException($"{nameof y} must have shape {Guard.shapeText mean} or [{mean.shape[0]}, M, {mean.shape[1]}]; got {Guard.describe y}.", nameof y))
+        Guard.finite (nameof mean) mean
+        Guard.finite (nameof logStd) logStd
+        Guard.finite (nameof y) y
         Scoped.run (fun () ->
             let m, s = (if expanded then mean.unsqueeze 1, logStd.unsqueeze 1 else mean, logStd)
             let z = (y - m) * (-s).exp()
@@ -38,6 +41,8 @@ module Proposals =
     let sampleGaussian (mean: torch.Tensor) (logStd: torch.Tensor) (count: int) (generator: torch.Generator) : torch.Tensor =
         checkParameters mean logStd
         Guard.atLeast (nameof count) 1L (int64 count)
+        Guard.finite (nameof mean) mean
+        Guard.finite (nameof logStd) logStd
         Scoped.run (fun () ->
             let shape = [| mean.shape[0]; int64 count; mean.shape[1] |]
             let noise = torch.randn(shape, dtype = mean.dtype, device = mean.device, generator = generator)
@@ -49,6 +54,7 @@ module Proposals =
     let negativeLogLikelihood (logDensities: torch.Tensor) : torch.Tensor =
         Guard.rank (nameof logDensities) 1 "[batch]" logDensities
         Guard.floating (nameof logDensities) logDensities
+        Guard.finite (nameof logDensities) logDensities
         Scoped.run (fun () -> -logDensities.mean())
 
     /// A Monte-Carlo estimate of KL(p(y|x') || tau(y|x')) per example from the positive pairs:
@@ -59,6 +65,8 @@ module Proposals =
         Guard.floating (nameof logTrueDensities) logTrueDensities
         Guard.companion (nameof logProposalDensities) logTrueDensities (nameof logTrueDensities) logProposalDensities
         Guard.shape (nameof logProposalDensities) logTrueDensities.shape "one value per example" logProposalDensities
+        Guard.finite (nameof logTrueDensities) logTrueDensities
+        Guard.finite (nameof logProposalDensities) logProposalDensities
         Scoped.run (fun () -> logTrueDensities - logProposalDensities)
 
     /// A trainable Gaussian proposal tau(y | x'): an MLP from x' (inputSize features) to a mean and a log standard
@@ -66,9 +74,11 @@ module Proposals =
     let gaussianProposal (inputSize: int) (hiddenSizes: int list) (outputSize: int) : torch.nn.Module<torch.Tensor, torch.Tensor> =
         Critics.mlp inputSize hiddenSizes (2 * outputSize)
 
-    /// Splits a `gaussianProposal` output [batch, 2 * features] into (mean, logStd), each [batch, features].
+    /// Splits a `gaussianProposal` output [batch, 2 * features] into (mean, logStd), each [batch, features]. Views,
+    /// not computations: the functions that read mean and logStd scan them.
     let parameters (output: torch.Tensor) : torch.Tensor * torch.Tensor =
         Guard.rank (nameof output) 2 "[batch, 2 * features]" output
+        Guard.floating (nameof output) output
         if output.shape[1] % 2L <> 0L then
             raise (ArgumentException($"{nameof output} must have an even number of columns (mean, then log standard deviation); got {Guard.describe output}.", nameof output))
         let half = output.shape[1] / 2L

@@ -25,14 +25,8 @@ module Scores =
         Guard.atLeast (nameof candidates) 2L (int64 candidates)
         Math.Log(float candidates)
 
-    /// Converts an in-batch score matrix `matrix[i, j] = E(x_i, y_j)` (positives on the diagonal, shape [K, K]) into
-    /// the `[K, K]` positive-first layout: row i becomes `[E(x_i, y_i), E(x_i, y_j) for j <> i in order]`.
-    /// Differentiable (a gather).
-    let ofInBatch (matrix: torch.Tensor) : torch.Tensor =
-        Guard.rank (nameof matrix) 2 "[K, K] (in-batch, positives on the diagonal)" matrix
-        Guard.floating (nameof matrix) matrix
-        if matrix.shape[0] <> matrix.shape[1] || matrix.shape[0] < 2L then
-            raise (ArgumentException($"{nameof matrix} must be a square [K, K] matrix with K >= 2; got {Guard.describe matrix}.", nameof matrix))
+    /// `ofInBatch` without its checks, for callers that have checked the matrix's origin themselves.
+    let internal ofInBatchUnchecked (matrix: torch.Tensor) : torch.Tensor =
         Scoped.run (fun () ->
             let k = matrix.shape[0]
             let rows = torch.arange(k.ToScalar(), dtype = torch.int64, device = matrix.device).unsqueeze 1
@@ -41,17 +35,32 @@ module Scores =
             let negatives = others + others.ge(rows).to_type torch.int64
             matrix.gather(1L, torch.cat([| rows; negatives |], 1L)))
 
+    /// Converts an in-batch score matrix `matrix[i, j] = E(x_i, y_j)` (positives on the diagonal, shape [K, K]) into
+    /// the `[K, K]` positive-first layout: row i becomes `[E(x_i, y_i), E(x_i, y_j) for j <> i in order]`.
+    /// Differentiable (a gather). Its values are moved, not computed on, so they are not scanned here: the bound that
+    /// reads the result scans it (scanning here too would read every score twice).
+    let ofInBatch (matrix: torch.Tensor) : torch.Tensor =
+        Guard.rank (nameof matrix) 2 "[K, K] (in-batch, positives on the diagonal)" matrix
+        Guard.floating (nameof matrix) matrix
+        if matrix.shape[0] <> matrix.shape[1] || matrix.shape[0] < 2L then
+            raise (ArgumentException($"{nameof matrix} must be a square [K, K] matrix with K >= 2; got {Guard.describe matrix}.", nameof matrix))
+        ofInBatchUnchecked matrix
+
     /// Joins positive scores `[batch]` and negative scores `[batch, negatives]` into the `[batch, 1 + negatives]` layout.
+    /// Like `ofInBatch`, it moves values without scanning them; the bound that reads the result does.
     let ofPositiveAndNegatives (positive: torch.Tensor) (negatives: torch.Tensor) : torch.Tensor =
         Guard.rank (nameof positive) 1 "[batch]" positive
+        Guard.floating (nameof positive) positive
         Guard.rank (nameof negatives) 2 "[batch, negatives]" negatives
         Guard.companion (nameof negatives) positive (nameof positive) negatives
-        Guard.floating (nameof positive) positive
         if negatives.shape[0] <> positive.shape[0] || negatives.shape[1] < 1L then
             raise (ArgumentException($"{nameof negatives} must have shape [{positive.shape[0]}, negatives >= 1] to match {nameof positive}; got {Guard.describe negatives}.", nameof negatives))
         Scoped.run (fun () -> torch.cat([| positive.unsqueeze 1; negatives |], 1L))
 
-    /// The average of per-example bound values: the Monte-Carlo estimate of the bound's expectation.
+    /// The average of per-example bound values: the Monte-Carlo estimate of the bound's expectation. Refuses NaN and
+    /// ±infinity (as `Settings.FiniteCheck` says), so an overflowed NWJ, TUBA or JS value (-infinity for scores near
+    /// 1e4, see `Baselines`) is an error here rather than a silent -infinity estimate.
     let mean (values: torch.Tensor) : torch.Tensor =
         Guard.floating (nameof values) values
+        Guard.finite (nameof values) values
         values.mean()

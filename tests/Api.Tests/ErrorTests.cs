@@ -5,6 +5,7 @@ using static TorchSharp.torch;
 namespace Decomp.Tests;
 
 /// <summary>Bad input gets an exception a C# developer can act on: it names the parameter and says what was expected.</summary>
+[Collection(FiniteCheckCollection.Name)]
 public class ErrorTests
 {
     private static void Throws<T>(string parameter, Action action, string? mentions = null) where T : ArgumentException
