@@ -428,7 +428,7 @@ module Estimation =
         run options None [ nameof x; nameof y ] [ x; y ] (fun device widths ->
             let modules, matrix = critic options device widths[0] widths[1]
             let parameters, train = trainable modules
-            let logBaseline = torch.nn.Parameter(torch.zeros(1L, device = device))
+            let logBaseline = torch.nn.Parameter(torch.tensor(0.0f, device = device)) // a scalar log a, learned
             let mineState = ref (Baselines.mineState 0.01)
             let value training (blocks: torch.Tensor list) = bound options logBaseline mineState (matrix blocks[0] blocks[1]) training
             let capped = options.Estimator = InfoNce
