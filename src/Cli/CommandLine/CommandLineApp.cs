@@ -1,0 +1,174 @@
+using System.CommandLine;
+using System.CommandLine.Help;
+using System.CommandLine.Parsing;
+using System.Text.RegularExpressions;
+using Decomp.Apps;
+
+namespace Decomp.Cli.CommandLine;
+
+/// <summary>
+/// The <c>decomp</c> command line: one root command, one sub-command per job (now <c>estimate</c>). Every option is
+/// declared once with its help text, default and validation; bad usage and bad input are one line on standard error
+/// and exit code 2, never a stack trace.
+/// </summary>
+internal static class CommandLineApp
+{
+    private const string Description =
+        "Decomp: contrastive mutual-information bounds. `decomp estimate` estimates I(X; Y), or I(X; Y | Z), in nats with a 95% interval, "
+        + "from samples in CSV, TSV, NumPy .npy or Parquet files.";
+
+    private const string EstimateDescription =
+        "Estimate I(X; Y) (or I(X; Y | Z) with --z) in nats from paired samples, one per row. A critic is trained on half the rows, "
+        + "stopped early on a quarter, and the bound is reported on the last quarter with a 95% interval (bmi's protocol).\n\n"
+        + "Inputs are FILE or FILE:COLUMN,COLUMN,... with columns by header name or 0-based index; every column when none are named. "
+        + "Files: " + Data.TableReader.Formats + ". A CSV header is detected (a first row that is not all numbers).\n\n"
+        + "Examples:\n"
+        + "  decomp estimate --x data.csv:age,income --y data.csv:score\n"
+        + "  decomp estimate --x x.npy --y y.npy --z z.npy --route chain-rule\n"
+        + "  decomp estimate --x table.parquet:a,b --y table.parquet:c --estimator smile --json > result.json";
+
+    internal static readonly (string Name, MiEstimator Value)[] Estimators =
+    [
+        ("infonce", MiEstimator.InfoNce), ("nwj", MiEstimator.Nwj), ("dv", MiEstimator.DonskerVaradhan), ("mine", MiEstimator.Mine),
+        ("tuba", MiEstimator.Tuba), ("smile", MiEstimator.Smile), ("js", MiEstimator.JensenShannon),
+    ];
+
+    internal static readonly (string Name, CriticArchitecture Value)[] Critics =
+        [("separable", CriticArchitecture.Separable), ("joint", CriticArchitecture.Joint)];
+
+    internal static readonly (string Name, ConditionalRoute Value)[] Routes =
+        [("importance-sampled", ConditionalRoute.ImportanceSampled), ("chain-rule", ConditionalRoute.ChainRule)];
+
+    /// <summary>Parses <paramref name="args"/> and runs the command; returns the process exit code.</summary>
+    public static int Run(string[] args, TextWriter output, TextWriter error)
+    {
+        // A plain command named "decomp" rather than RootCommand, whose name is the assembly's (Decomp.Cli): the usage
+        // line should read as the tool is called.
+        var root = new Command("decomp", Description) { new HelpOption(), new VersionOption() };
+        root.Subcommands.Add(EstimateCommand(output, error));
+        var parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            error.WriteLine($"error: {OneLine(parsed.Errors[0].Message).TrimEnd('.')}. Run 'decomp {(args.FirstOrDefault() == "estimate" ? "estimate " : "")}--help' to see the options.");
+            return ExitCodes.BadInput;
+        }
+        return parsed.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
+    }
+
+    private static Command EstimateCommand(TextWriter output, TextWriter error)
+    {
+        var d = EstimateOptions.Defaults;
+        var x = new Option<string>("--x") { Description = "X: FILE or FILE:COLUMN,COLUMN,...", Required = true, HelpName = "FILE[:COLUMNS]" };
+        var y = new Option<string>("--y") { Description = "Y: FILE or FILE:COLUMN,COLUMN,... (the same file as X is fine).", Required = true, HelpName = "FILE[:COLUMNS]" };
+        var z = new Option<string?>("--z") { Description = "Z: estimate I(X; Y | Z) instead of I(X; Y). Needs --estimator infonce.", HelpName = "FILE[:COLUMNS]" };
+        var estimator = Choice("--estimator", "The bound: infonce (capped at log batch size, lowest variance), nwj, dv (Donsker-Varadhan), mine, tuba, smile (clip 5), js (Jensen-Shannon-trained, read as NWJ).",
+                               Estimators, "infonce");
+        var critic = Choice("--critic", "separable: f(x)·g(y), all pairs of a batch for 2B forward passes; joint: one MLP on [x, y], B² forward passes (slower). Conditional MI always uses separable encoders.",
+                            Critics, "separable");
+        var route = new Option<string?>("--route")
+        {
+            Description = "With --z: importance-sampled (I_IS, the paper's Proposition 3, no sampler of p(y|z) needed) or chain-rule (I([Z, X]; Y) - I(Z; Y), capped by log B). [default: importance-sampled]",
+            HelpName = "importance-sampled|chain-rule",
+        };
+        route.AcceptOnlyFromAmong(Routes.Select(r => r.Name).ToArray());
+        var batchSize = Positive("--batch-size", "Rows per batch B; InfoNCE estimates are capped by log B. Needs at least 8 B rows (the test quarter holds two batches).", d.BatchSize, min: 2);
+        var maxSteps = Positive("--max-steps", "The most training steps; training stops earlier when the validation estimate has not improved for 5 evaluations (one every 100 steps).", d.MaxSteps);
+        var seed = new Option<long>("--seed") { Description = "Seed of the split, the initialisation and the batches.", DefaultValueFactory = _ => d.Seed };
+        var device = new Option<string>("--device")
+        {
+            Description = "auto (CUDA when available, else the CPU; DECOMP_DEVICE overrides), cpu, cuda or cuda:N.",
+            DefaultValueFactory = _ => d.Device,
+            HelpName = "auto|cpu|cuda",
+        };
+        device.Validators.Add(r =>
+        {
+            var v = r.GetValueOrDefault<string>();
+            if (v is not ("auto" or "cpu" or "cuda") && !Regex.IsMatch(v ?? "", @"^cuda:\d+$"))
+                r.AddError($"--device must be auto, cpu, cuda or cuda:N, not '{v}'.");
+        });
+        var threads = new Option<int>("--threads") { Description = "CPU threads for libtorch; 0 = one per core (libtorch's default).", DefaultValueFactory = _ => d.Threads, HelpName = "N" };
+        threads.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 0) r.AddError("--threads must be 0 (one per core) or more."); });
+        var json = new Option<bool>("--json") { Description = "Print exactly one JSON object on standard output (progress still goes to standard error) instead of the table." };
+        var outputFolder = new Option<string>("--output")
+        {
+            Description = "Folder for curve.png (training curve), estimate.md (the table) and estimate.json; created if needed, files replaced atomically.",
+            DefaultValueFactory = _ => d.Output,
+            HelpName = "DIR",
+        };
+
+        var command = new Command("estimate", EstimateDescription)
+        {
+            x, y, z, estimator, critic, route, batchSize, maxSteps, seed, device, threads, json, outputFolder,
+        };
+        command.Validators.Add(r =>
+        {
+            if (r.GetValue(route) is not null && r.GetValue(z) is null) r.AddError("--route applies to conditional MI only; give --z too, or leave --route out.");
+        });
+        command.SetAction(r => Guard(error, () =>
+        {
+            var options = new EstimateOptions
+            {
+                X = r.GetValue(x)!,
+                Y = r.GetValue(y)!,
+                Z = r.GetValue(z),
+                Estimator = Estimators.Single(e => e.Name == r.GetValue(estimator)).Value,
+                Critic = Critics.Single(c => c.Name == r.GetValue(critic)).Value,
+                Route = r.GetValue(route) is { } name ? Routes.Single(c => c.Name == name).Value : r.GetValue(z) is null ? null : ConditionalRoute.ImportanceSampled,
+                BatchSize = r.GetValue(batchSize),
+                MaxSteps = r.GetValue(maxSteps),
+                Seed = r.GetValue(seed),
+                Device = r.GetValue(device)!,
+                Threads = r.GetValue(threads),
+                Json = r.GetValue(json),
+                Output = r.GetValue(outputFolder)!,
+            };
+            return EstimateRun.Execute(options, output, error);
+        }));
+        return command;
+    }
+
+    private static Option<string> Choice<T>(string name, string description, (string Name, T Value)[] choices, string @default)
+    {
+        var option = new Option<string>(name) { Description = description, DefaultValueFactory = _ => @default, HelpName = string.Join("|", choices.Select(c => c.Name)) };
+        option.AcceptOnlyFromAmong(choices.Select(c => c.Name).ToArray());
+        return option;
+    }
+
+    private static Option<int> Positive(string name, string description, int @default, int min = 1)
+    {
+        var option = new Option<int>(name) { Description = description, DefaultValueFactory = _ => @default, HelpName = "N" };
+        option.Validators.Add(r => { if (r.GetValueOrDefault<int>() < min) r.AddError($"{name} must be at least {min}, not {r.GetValueOrDefault<int>()}."); });
+        return option;
+    }
+
+    /// <summary>Runs <paramref name="body"/>, turning expected failures into one line on standard error and an exit code.</summary>
+    internal static int Guard(TextWriter error, Func<int> body)
+    {
+        try
+        {
+            return body();
+        }
+        catch (BadInputException e)
+        {
+            error.WriteLine($"error: {OneLine(e.Message)}");
+            return ExitCodes.BadInput;
+        }
+        catch (ArgumentException e)
+        {
+            error.WriteLine($"error: {OneLine(e.ParamName is null ? e.Message : e.Message.Replace($" (Parameter '{e.ParamName}')", ""))}");
+            return ExitCodes.BadInput;
+        }
+        catch (RunFolderInUseException e)
+        {
+            error.WriteLine($"error: {OneLine(e.Message)}");
+            return ExitCodes.BadInput;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            error.WriteLine($"error: {OneLine(e.Message)}");
+            return ExitCodes.Failure;
+        }
+    }
+
+    internal static string OneLine(string message) => Regex.Replace(message, @"\s+", " ").Trim();
+}
