@@ -19,7 +19,7 @@ restore() {
 # paper-notebooks/ in the real kernel (dotnet repl) in quick mode, one test per notebook.
 expecto_suites=(tests/Core.Tests tests/Experiments.Tests tests/Notebooks.Tests)
 # xUnit suites run under `dotnet test`; each writes a TRX file we count from.
-xunit_suites=(tests/Api.Tests tests/Apps.Tests tests/Dialogue.Tests tests/Vision.Tests)
+xunit_suites=(tests/Api.Tests tests/Apps.Tests tests/Cli.Tests tests/Dialogue.Tests tests/Vision.Tests)
 
 count_junit() { # file -> "passed failed"; Expecto's JUnit file has one <testcase> per test, failures as children
   local f=$1 cases failures skipped

@@ -70,7 +70,8 @@ internal static class EstimateRun
             catch (ArgumentException e)
             {
                 // The library names its arguments x, y, z and the options; say which file that is.
-                var message = e.ParamName is null ? e.Message : e.Message.Replace($" (Parameter '{e.ParamName}')", "");
+                var message = (e.ParamName is null ? e.Message : e.Message.Replace($" (Parameter '{e.ParamName}')", ""))
+                              .Replace("BatchSize", "--batch-size").Replace("MaxSteps", "--max-steps");
                 var input = named.FirstOrDefault(n => n.Name == e.ParamName);
                 var where = input.Variable is { } v ? $"--{input.Name} {v.Selection}: " : "";
                 throw new BadInputException(where + message, e);

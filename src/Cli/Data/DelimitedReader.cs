@@ -51,19 +51,20 @@ internal static class DelimitedReader
                     continue;
                 }
             }
+            var row = columns[0].Count; // 0-based, as columns are; lines count from 1, as editors show them
             if (record.Length != columns.Length)
                 throw new BadInputException(
-                    $"{path}, line {line} (row {columns[0].Count + 1}): {record.Length} fields where line {firstLine} has {columns.Length}"
+                    $"{path}, line {line} (row {row}): {record.Length} fields where line {firstLine} has {columns.Length}"
                     + (separator == ',' ? "." : $" (fields split at {(separator == '\t' ? "tabs" : $"'{separator}'")})."));
             for (var j = 0; j < record.Length; j++)
             {
                 if (!double.TryParse(record[j], NumberStyles.Float, CultureInfo.InvariantCulture, out var value))
                     throw new BadInputException(
-                        $"{path}, line {line} (row {columns[0].Count + 1}), column {Name(names!, headerLine > 0, j)}: "
+                        $"{path}, line {line} (row {row}), column {Name(names!, headerLine > 0, j)}: "
                         + (record[j].Length == 0 ? "the field is empty" : $"\"{record[j]}\" is not a number") + ".");
                 if (!double.IsFinite(value))
                     throw new BadInputException(
-                        $"{path}, line {line} (row {columns[0].Count + 1}), column {Name(names!, headerLine > 0, j)}: \"{record[j]}\" is not a finite number.");
+                        $"{path}, line {line} (row {row}), column {Name(names!, headerLine > 0, j)}: \"{record[j]}\" is not a finite number.");
                 columns[j].Add(value);
             }
         }

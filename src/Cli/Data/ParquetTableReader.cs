@@ -21,7 +21,7 @@ internal static class ParquetTableReader
         {
             reader = await ParquetReader.CreateAsync(path);
         }
-        catch (Exception e) when (e is not IOException and not UnauthorizedAccessException)
+        catch (Exception e) when (e is not FileNotFoundException and not UnauthorizedAccessException)
         {
             throw new BadInputException($"{path} is not a valid Parquet file: {OneLine(e.Message)}", e);
         }
@@ -33,7 +33,7 @@ internal static class ParquetTableReader
             for (var j = 0; j < fields.Length; j++)
             {
                 if (fields[j].IsArray || fields[j].Path.ToList().Count > 1) unreadable[j] = "is a list or nested column";
-                else if (Converter(fields[j].ClrType) is null) unreadable[j] = $"holds {fields[j].ClrType.Name} values, not numbers";
+                else if (Converter(fields[j].ClrType) is null) unreadable[j] = $"holds {Describe(fields[j].ClrType)}, not numbers";
             }
             var parts = fields.Select(_ => new List<double[]>()).ToArray();
             var rowsBefore = 0L;
@@ -60,6 +60,11 @@ internal static class ParquetTableReader
             return new NumericTable(path, names, true, columns, unreadable) { Rows = checked((int)rowsBefore) };
         }
     }
+
+    private static string Describe(Type type) =>
+        type == typeof(string) || type == typeof(ReadOnlyMemory<char>) ? "text"
+        : type == typeof(byte[]) || type == typeof(ReadOnlyMemory<byte>) ? "binary values"
+        : $"{type.Name} values";
 
     private static Func<object, double>? Converter(Type type) =>
         type == typeof(double) || type == typeof(float) || type == typeof(decimal) || type == typeof(long) || type == typeof(int)
