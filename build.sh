@@ -2,10 +2,12 @@
 # Decomp's one entry point for a fresh machine (see README):
 #   ./build.sh test [--quick]        build everything and run every test suite; ends with "N passed, N failed"
 #   ./build.sh figure2 [options]     the main job: the paper's synthetic experiment (Figure 2); --help for options
+#   ./build.sh estimate [options]    the decomp tool: MI or conditional MI from CSV/TSV, .npy or Parquet files; --help
 #   ./build.sh notebooks [files]     run notebooks (default: paper-notebooks/*.ipynb) in full in the real .NET Interactive
 #                                    kernel (dotnet repl) and write their outputs back into them
 # Everything the commands need (the paket tool, packages, the Debian 12 native fix) happens inside them.
 set -euo pipefail
+caller=$PWD
 cd "$(dirname "$0")"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
@@ -84,6 +86,8 @@ run_notebooks() {
 case "${1:-}" in
   test) shift; run_tests "$@" ;;
   figure2) shift; restore; exec dotnet run --project src/Experiments.Synthetic -c Release -- "$@" ;;
+  # Run from the caller's folder, so that relative --x/--y/--z/--output paths mean what they say there.
+  estimate) shift; restore; root=$PWD; cd "$caller"; exec dotnet run --project "$root/src/Cli" -c Release -- estimate "$@" ;;
   notebooks) shift; run_notebooks "$@" ;;
-  *) sed -n '2,7p' "$0"; exit 2 ;;
+  *) sed -n '2,8p' "$0"; exit 2 ;;
 esac

@@ -168,6 +168,17 @@ internal static class CommandLineApp
             error.WriteLine($"error: {OneLine(e.Message)}");
             return ExitCodes.Failure;
         }
+        catch (Exception e) when (e is DllNotFoundException or TypeInitializationException or BadImageFormatException)
+        {
+            error.WriteLine($"error: cannot load TorchSharp's native libraries: {OneLine((e.InnerException ?? e).Message)}");
+            return ExitCodes.Failure;
+        }
+        catch (Exception e) when (Environment.GetEnvironmentVariable("DECOMP_DEBUG") is null or "")
+        {
+            // Anything else is a failure while working: one line, the stack trace with DECOMP_DEBUG=1.
+            error.WriteLine($"error: {e.GetType().Name}: {OneLine(e.Message)} (set DECOMP_DEBUG=1 for the stack trace)");
+            return ExitCodes.Failure;
+        }
     }
 
     internal static string OneLine(string message) => Regex.Replace(message, @"\s+", " ").Trim();

@@ -28,7 +28,8 @@ internal static class TrainingProgress
                     result = train((step, trainValue, validation) =>
                     {
                         task.Value = step;
-                        task.Description = Markup.Escape($"{title}: step {step}/{maxSteps}, train {trainValue:F3}, validation {validation:F3} nats");
+                        // Short, so that the bar, percentage and times fit an 80-column terminal.
+                        task.Description = Markup.Escape($"{title} {validation:F3} nats (step {step})");
                     });
                     task.Description = Markup.Escape($"{title}: done");
                     task.Value = task.MaxValue;
