@@ -92,9 +92,12 @@ public sealed class CommandLineTests : IDisposable
         Assert.Contains("infonce|nwj|dv|mine|tuba|smile|js", stdout);
         Assert.Contains("[default: 256]", stdout);
         Assert.Contains("decomp estimate", stdout);
+        Assert.Contains("Details:", stdout);
+        Assert.Contains(".npy, .parquet", stdout);
         var (rootCode, rootOut, _) = Cli.Run("--help");
         Assert.Equal(0, rootCode);
         Assert.Contains("estimate", rootOut);
+        Assert.DoesNotContain("Details:", rootOut);
     }
 
     [Theory]

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.CommandLine.Help;
+using System.CommandLine.Invocation;
 using System.CommandLine.Parsing;
 using System.Text.RegularExpressions;
 using Decomp.Apps;
@@ -18,10 +19,16 @@ internal static class CommandLineApp
         + "from samples in CSV, TSV, NumPy .npy or Parquet files.";
 
     private const string EstimateDescription =
-        "Estimate I(X; Y) (or I(X; Y | Z) with --z) in nats from paired samples, one per row. A critic is trained on half the rows, "
-        + "stopped early on a quarter, and the bound is reported on the last quarter with a 95% interval (bmi's protocol).\n\n"
+        "Estimate I(X; Y), or I(X; Y | Z) with --z, in nats with a 95% interval, from paired samples (one per row).";
+
+    // Printed after the estimate command's help; kept out of its description, which the root's command list repeats.
+    private const string EstimateDetails =
+        "A critic is trained on half the rows, stopped early on a quarter, and the bound is reported on the last quarter "
+        + "with a 95% interval (bmi's protocol).\n\n"
         + "Inputs are FILE or FILE:COLUMN,COLUMN,... with columns by header name or 0-based index; every column when none are named. "
         + "Files: " + Data.TableReader.Formats + ". A CSV header is detected (a first row that is not all numbers).\n\n"
+        + "Outputs: progress on standard error; the table (or, with --json, one JSON object) on standard output; "
+        + "curve.png, estimate.md and estimate.json in --output. Exit codes: 0 done, 1 failed while working, 2 bad usage or input.\n\n"
         + "Examples:\n"
         + "  decomp estimate --x data.csv:age,income --y data.csv:score\n"
         + "  decomp estimate --x x.npy --y y.npy --z z.npy --route chain-rule\n"
@@ -44,8 +51,11 @@ internal static class CommandLineApp
     {
         // A plain command named "decomp" rather than RootCommand, whose name is the assembly's (Decomp.Cli): the usage
         // line should read as the tool is called.
-        var root = new Command("decomp", Description) { new HelpOption(), new VersionOption() };
-        root.Subcommands.Add(EstimateCommand(output, error));
+        var help = new HelpOption();
+        var root = new Command("decomp", Description) { help, new VersionOption() };
+        var estimate = EstimateCommand(output, error);
+        root.Subcommands.Add(estimate);
+        help.Action = new HelpWithDetails((HelpAction)help.Action!, estimate, EstimateDetails, output);
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
@@ -178,6 +188,24 @@ internal static class CommandLineApp
             // Anything else is a failure while working: one line, the stack trace with DECOMP_DEBUG=1.
             error.WriteLine($"error: {e.GetType().Name}: {OneLine(e.Message)} (set DECOMP_DEBUG=1 for the stack trace)");
             return ExitCodes.Failure;
+        }
+    }
+
+    /// <summary>The standard help, then <paramref name="details"/> when the help is <paramref name="command"/>'s.</summary>
+    private sealed class HelpWithDetails(HelpAction standard, Command command, string details, TextWriter output) : SynchronousCommandLineAction
+    {
+        public override bool ClearsParseErrors => true;
+
+        public override int Invoke(ParseResult parseResult)
+        {
+            var code = standard.Invoke(parseResult);
+            if (parseResult.CommandResult.Command == command)
+            {
+                output.WriteLine("Details:");
+                foreach (var paragraph in details.Split("\n\n"))
+                    output.WriteLine("  " + paragraph.Replace("\n", "\n  ") + "\n");
+            }
+            return code;
         }
     }
 
