@@ -36,8 +36,7 @@ public static class CsvRecordFile
 
     private const int ChecksumLength = 16;
 
-    private static readonly string Remedy =
-        "Repair or delete that line (a deleted record is computed again), or move the file away (or use another --output) to start over";
+    private const string StartOver = "move the file away (or use another --output) to start over";
 
     private static CsvConfiguration Configuration(string? path = null, Lines? lines = null) => new(CultureInfo.InvariantCulture)
     {
@@ -201,5 +200,7 @@ public static class CsvRecordFile
     public static BadInputException Invalid(string path, int line, string why) => Damaged(Path.GetFullPath(path), line, why);
 
     private static BadInputException Damaged(string path, int line, string why, Exception? inner = null) =>
-        new($"{path}, line {line}: {why}. {Remedy}.", inner);
+        new($"{path}, line {line}: {why}. " + (line > 1
+            ? $"Repair or delete that line (a deleted record is computed again), or {StartOver}."
+            : char.ToUpperInvariant(StartOver[0]) + StartOver[1..] + "."), inner);
 }
