@@ -21,7 +21,7 @@ public static class AtomicFile
     }
 
     /// <summary>Writes <paramref name="path"/> through <paramref name="write"/>, flushed to disk, then renamed into place.</summary>
-    /// <exception cref="IOException">The file could not be written (for example, no space left on the device); the message names it and nothing was changed.</exception>
+    /// <exception cref="IOException">The file could not be written (no space left on the device, a file size limit, no permission); the message names it and nothing was changed.</exception>
     public static void Write(string path, Action<Stream> write)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
@@ -38,7 +38,10 @@ public static class AtomicFile
             }
             File.Move(temporary, full, overwrite: true);
         }
-        catch (IOException e)
+        // .NET reports a write past the file size limit (EFBIG, RLIMIT_FSIZE or the file system's maximum) as an
+        // ArgumentOutOfRangeException for "value", not as an IOException; to the caller it is the same failure as a
+        // full disk. A folder without write permission is an UnauthorizedAccessException.
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentOutOfRangeException { ParamName: "value" })
         {
             throw new IOException($"Could not write {full}: {e.Message.TrimEnd('.')}. The previous file, if any, is unchanged.", e);
         }
