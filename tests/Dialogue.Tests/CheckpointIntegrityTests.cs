@@ -173,6 +173,9 @@ public class CheckpointIntegrityTests(TokenizerFilesFixture files) : IClassFixtu
         Assert.Equal(Decomp.Apps.ExitCodes.BadInput, code);
         AssertOneLineError(error);
         Assert.Contains($"{dir.Path} is in use by process {Environment.ProcessId}; use another --output", error);
+        // The option the message names exists here too (an alias of --out).
+        var (_, _, again) = Cli([.. TrainArgs(dir.Path, epochs: 1).Where(a => a != "--out" && a != dir.Path), "--output", dir.Path]);
+        Assert.Contains($"{dir.Path} is in use by process", again);
         Assert.False(File.Exists(dir.File(Checkpoint.FileName)));
     }
 
