@@ -16,7 +16,8 @@
 #r "../artifacts/notebook-host/SkiaSharp.dll"
 #r "../artifacts/notebook-host/ScottPlot.dll"
 #r "../artifacts/notebook-host/Decomp.Notebooks.dll"
-#r "../artifacts/notebook-host/Decomp.Experiments.Synthetic.dll"
+#r "../artifacts/notebook-host/Decomp.Apps.dll"
+#r "../artifacts/notebook-host/Decomp.Experiments.dll"
 
 // A script host reads no deps.json: point TorchSharp and the plotting libraries at the natives under runtimes/ before
 // anything touches them.

@@ -282,6 +282,16 @@ public static class Bounds
         return Guard.Reduce(Core.MiCoding.directMiCoding(predictionLogits, codes, marginal.Estimate), reduction);
     }
 
+    /// <summary>
+    /// The lecture's conditional entropy term <c>-ln P_Ψ(z_y | z_x)</c> per example, whose mean is Ĥ(z_y | z_x): the part
+    /// of <see cref="DirectMiCoding"/> that does not depend on the marginal.
+    /// </summary>
+    /// <param name="predictionLogits">Ψ's logits over the V symbols given z_x, <c>[batch, V]</c>.</param>
+    /// <param name="codes">The symbols z_y (int64 <c>[batch]</c>) or soft codes (<c>[batch, V]</c> probabilities).</param>
+    /// <param name="reduction">How per-example values are combined.</param>
+    public static Tensor ConditionalEntropy(Tensor predictionLogits, Tensor codes, Reduction reduction = Reduction.Mean) =>
+        Guard.Reduce(Core.MiCoding.conditionalEntropy(predictionLogits, codes), reduction);
+
     /// <summary>The most nats direct MI coding can certify with a vocabulary of <paramref name="vocabulary"/> symbols: ln V.</summary>
     public static double DirectMiCodingCap(int vocabulary) => Core.MiCoding.cap(vocabulary);
 

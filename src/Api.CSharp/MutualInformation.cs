@@ -208,6 +208,17 @@ public static class MutualInformation
         return Estimate(Matrix(x, nameof(x)), Matrix(y, nameof(y)), options);
     }
 
+    /// <summary>
+    /// The estimate from the bound's values on n ≥ 2 independent test batches: their mean, its standard error
+    /// (sd / √n) and the 95% interval mean ± t(0.975, n − 1) × standard error, as <see cref="MiEstimate"/> reports it.
+    /// </summary>
+    /// <exception cref="ArgumentException">Fewer than two values.</exception>
+    public static (double Mean, double StandardError, double Lower, double Upper) Interval(IReadOnlyList<double> batchValues)
+    {
+        var (mean, standardError, lower, upper) = Core.Estimation.interval(batchValues?.ToArray()!);
+        return (mean, standardError, lower, upper);
+    }
+
     // The arrays become the first tensors of a program that starts here, so TorchSharp's natives are prepared first.
     internal static Tensor Matrix(double[,]? values, string name)
     {

@@ -21,8 +21,15 @@ public static class AtomicFile
     }
 
     /// <summary>Writes <paramref name="path"/> through <paramref name="write"/>, flushed to disk, then renamed into place.</summary>
-    /// <exception cref="IOException">The file could not be written (for example, no space left on the device); the message names it and nothing was changed.</exception>
-    public static void Write(string path, Action<Stream> write)
+    /// <param name="path">The file.</param>
+    /// <param name="write">Writes the whole content (the stream is a seekable file).</param>
+    /// <param name="keepPreviousAs">
+    /// When given and <paramref name="path"/> exists, the file it held is kept under this name (replacing what was there):
+    /// a hard link to it is made before the new file is renamed over it, so at every moment <paramref name="path"/> is a
+    /// whole file, and afterwards the previous one is a whole file too (a checkpoint and the one before it).
+    /// </param>
+    /// <exception cref="IOException">The file could not be written (no space left on the device, a file size limit, no permission); the message names it and nothing was changed.</exception>
+    public static void Write(string path, Action<Stream> write, string? keepPreviousAs = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         ArgumentNullException.ThrowIfNull(write);
@@ -36,9 +43,16 @@ public static class AtomicFile
                 write(stream);
                 stream.Flush(flushToDisk: true);
             }
-            File.Move(temporary, full, overwrite: true);
+            if (keepPreviousAs is not null && File.Exists(full))
+                // On Unix: unlink the old backup, link the current file to its name, rename the new file over the current one.
+                File.Replace(temporary, full, Path.GetFullPath(keepPreviousAs), ignoreMetadataErrors: true);
+            else
+                File.Move(temporary, full, overwrite: true);
         }
-        catch (IOException e)
+        // .NET reports a write past the file size limit (EFBIG, RLIMIT_FSIZE or the file system's maximum) as an
+        // ArgumentOutOfRangeException for "value", not as an IOException; to the caller it is the same failure as a
+        // full disk. A folder without write permission is an UnauthorizedAccessException.
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentOutOfRangeException { ParamName: "value" })
         {
             throw new IOException($"Could not write {full}: {e.Message.TrimEnd('.')}. The previous file, if any, is unchanged.", e);
         }

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Security.Cryptography;
 
 namespace Decomp.Apps;
@@ -14,7 +15,10 @@ public static class VerifiedFile
     private const int DigestLength = 32;
 
     /// <summary>Writes what <paramref name="write"/> writes to <paramref name="path"/>, followed by its SHA-256.</summary>
-    public static void Write(string path, Action<Stream> write)
+    /// <param name="path">The file.</param>
+    /// <param name="write">Writes the content.</param>
+    /// <param name="keepPreviousAs">When given, the file that <paramref name="path"/> held is kept under this name (see <see cref="AtomicFile.Write"/>).</param>
+    public static void Write(string path, Action<Stream> write, string? keepPreviousAs = null)
     {
         ArgumentNullException.ThrowIfNull(write);
         AtomicFile.Write(path, stream =>
@@ -23,13 +27,25 @@ public static class VerifiedFile
             using (var hashing = new HashingStream(stream, hash)) write(hashing);
             stream.Write(hash.GetHashAndReset());
             stream.Write(Tag);
-        });
+        }, keepPreviousAs);
     }
 
     /// <summary>The verified content of <paramref name="path"/>.</summary>
     /// <exception cref="BadInputException">The file is missing, was not written by <see cref="Write"/>, or its content does not match its digest; the message names the file and what to do.</exception>
-    public static byte[] ReadAllBytes(string path)
+    public static byte[] ReadAllBytes(string path) =>
+        TryReadAllBytes(path, out var content, out var problem) ? content : throw Damaged(path, problem);
+
+    /// <summary>The verified content of <paramref name="path"/> as a read-only stream.</summary>
+    /// <exception cref="BadInputException">As <see cref="ReadAllBytes"/>.</exception>
+    public static MemoryStream OpenRead(string path) => new(ReadAllBytes(path), writable: false);
+
+    /// <summary>
+    /// Reads and verifies <paramref name="path"/>: true with its content, or false with what is wrong with it, as a clause
+    /// that completes "the file is damaged: ..." (the caller decides what the user can do about it).
+    /// </summary>
+    public static bool TryReadAllBytes(string path, [NotNullWhen(true)] out byte[]? content, [NotNullWhen(false)] out string? problem)
     {
+        (content, problem) = (null, null);
         byte[] bytes;
         try
         {
@@ -37,42 +53,29 @@ public static class VerifiedFile
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new BadInputException($"Cannot read {Path.GetFullPath(path)}: {e.Message.TrimEnd('.')}.", e);
+            problem = $"it cannot be read ({e.Message.TrimEnd('.')})";
+            return false;
         }
         var contentLength = bytes.Length - DigestLength - Tag.Length;
         if (contentLength < 0 || !bytes.AsSpan(bytes.Length - Tag.Length).SequenceEqual(Tag))
-            throw Damaged(path, "it does not end with a checksum (cut short, or not written by this program)");
+        {
+            problem = "it does not end with its checksum (truncated, or not written by this program)";
+            return false;
+        }
         var expected = bytes.AsSpan(contentLength, DigestLength);
         var actual = SHA256.HashData(bytes.AsSpan(0, contentLength));
         if (!actual.AsSpan().SequenceEqual(expected))
-            throw Damaged(path, $"its content's SHA-256 is {Convert.ToHexString(actual)[..16]}..., not the {Convert.ToHexString(expected)[..16]}... it was written with");
-        return bytes[..contentLength];
+        {
+            problem = $"its content's SHA-256 is {Convert.ToHexString(actual)[..16]}..., not the {Convert.ToHexString(expected)[..16]}... it was written with";
+            return false;
+        }
+        content = bytes[..contentLength];
+        return true;
     }
 
-    /// <summary>The verified content of <paramref name="path"/> as a read-only stream.</summary>
-    public static MemoryStream OpenRead(string path) => new(ReadAllBytes(path), writable: false);
+    /// <summary>What is wrong with <paramref name="path"/>, or null when it is intact (see <see cref="TryReadAllBytes"/>).</summary>
+    public static string? Problem(string path) => TryReadAllBytes(path, out _, out var problem) ? null : problem;
 
     private static BadInputException Damaged(string path, string why) =>
         new($"{Path.GetFullPath(path)} is damaged: {why}. Restore a good copy, or delete it (or use another --output) to start over.");
-
-    /// <summary>Passes writes on to the file and adds them to the digest.</summary>
-    private sealed class HashingStream(Stream file, IncrementalHash hash) : Stream
-    {
-        public override bool CanRead => false;
-        public override bool CanSeek => false;
-        public override bool CanWrite => true;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() => file.Flush();
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
-        public override void Write(ReadOnlySpan<byte> buffer)
-        {
-            file.Write(buffer);
-            hash.AppendData(buffer);
-        }
-        protected override void Dispose(bool disposing) { } // the caller owns the file
-    }
 }

@@ -43,7 +43,7 @@ type Arguments =
             | Output _ -> "output folder for runs.csv, curves.csv, summary.md and figure2.png (default out/figure2)."
             | Threads _ -> "CPU threads for libtorch's operators (default: libtorch's choice, usually the number of cores)."
             | Full -> "the paper-sized sweep: MI 5,10,15,20, 5 seeds, 5000 steps (hours on a CPU; explicit options still win)."
-            | Fresh -> "start over: ignore runs already recorded in the output folder (by default a re-run resumes them)."
+            | Fresh -> "start over: compute every run of this sweep again, replacing its recorded rows (by default a re-run resumes; rows of other settings are kept either way)."
 
 /// What the command line asks for, validated.
 type Request = { Sweep: SweepSettings; Output: string; Fresh: bool; Threads: int option }

@@ -4,6 +4,7 @@ open System
 open System.Diagnostics
 open System.IO
 open Argu
+open Decomp.Apps
 open Decomp.Core
 
 let private clock (seconds: float) =
@@ -13,26 +14,22 @@ let private clock (seconds: float) =
 /// Runs the sweep, writing every finished run to disk before the next starts, and prints progress with an ETA.
 let private sweep (request: Request) =
     let s = request.Sweep
-    let runsPath = Path.Combine(request.Output, "runs.csv")
-    let curvesPath = Path.Combine(request.Output, "curves.csv")
+    // One process per folder: a second one would train the same runs again and overwrite this one's records.
+    use folder = RunFolder.Acquire request.Output
+    // Every record is read and verified here, so a damaged file is refused before any training.
+    let store = RunStore.Open folder.Path
     let plan = Sweep.plan s
-    let previous = if request.Fresh then Map.empty else Sweep.recorded runsPath
-    let previousCurves =
-        if request.Fresh || not (File.Exists curvesPath) then [||] else File.ReadAllLines curvesPath |> Array.skip 1
-    let done', todo = plan |> List.partition (fun r -> previous.ContainsKey(Sweep.key r))
-    let rows = ResizeArray(done' |> List.map (fun r -> previous[Sweep.key r]))
-    let keptKeys = done' |> List.map (fun r -> string r.TrueMi, string r.Candidates, r.Estimator.Name, string r.Seed) |> Set.ofList
-    let curveRows =
-        ResizeArray(
-            previousCurves
-            |> Array.filter (fun l ->
-                let c = l.Split ','
-                c.Length >= 4 && keptKeys.Contains((c[0], c[1], c[2], c[3])))
-        )
+    let done', todo =
+        if request.Fresh then [], plan
+        else plan |> List.partition (fun r -> (store.TryFind(Sweep.key r)).IsSome)
     printfn "Figure 2 sweep: true MI %s; K %s; %s; %d seed(s); %d steps; d = %d; width %d; Adam %g; device %s, %d CPU threads (native tuning: %s)"
         (String.Join(", ", s.TrueMis)) (String.Join(", ", s.Candidates)) (String.Join(", ", s.Estimators |> List.map _.Name))
         s.Seeds.Length s.Steps s.Dimensions s.Width s.LearningRate (Device.describe s.Device) (TorchSharp.torch.get_num_threads ()) (Native.cpuTuning ())
-    printfn "%d runs; %s; writing to %s" plan.Length (if done'.IsEmpty then "none done yet" else $"{done'.Length} already done (resuming; --fresh starts over)") (Path.GetFullPath request.Output)
+    let reuse =
+        if request.Fresh then "--fresh: computing them all again"
+        elif done'.IsEmpty then "none done yet"
+        else $"{done'.Length} already done (resuming; --fresh starts over)"
+    printfn "%d runs; %s; writing to %s" plan.Length reuse folder.Path
     let totalCost = todo |> List.sumBy Sweep.cost
     let mutable spentCost = 0.0
     let started = Stopwatch.StartNew()
@@ -51,13 +48,11 @@ let private sweep (request: Request) =
                 Console.Write($"\r{label}: step {step}/{run.Steps}, estimate {estimate:F3} | overall {percent:F0}%%, {eta within}   ")
         let result = Figure2.run run progress
         spentCost <- spentCost + runCost
-        rows.Add(Sweep.runRow result)
-        curveRows.AddRange(Sweep.curveRows result)
-        Sweep.writeAtomically runsPath (Seq.append [ Sweep.runsHeader ] rows)
-        Sweep.writeAtomically curvesPath (Seq.append [ Sweep.curvesHeader ] curveRows)
+        store.Add result
         if interactive then Console.Write("\r" + String(' ', min 160 (Console.BufferWidth - 1)) + "\r")
         printfn "%s: %.3f ± %.3f nats (cap %.3f, true %.3g) in %.1f s | %s" label result.Estimate result.StandardError result.Cap result.TrueMi result.Seconds (eta 0.0))
-    let summary = rows |> Seq.map Sweep.parseRow |> Sweep.summarise
+    // runs.csv keeps the rows of every sweep run in this folder; the summary and the figure are this sweep's alone.
+    let summary = plan |> List.choose (fun r -> store.TryFind(Sweep.key r)) |> List.map Records.summaryPoint |> Sweep.summarise
     let table = Sweep.markdown summary
     let markdown =
         [ "# Figure 2: estimates of I({x', x''}; y) against K"
@@ -66,13 +61,18 @@ let private sweep (request: Request) =
           "InfoNCE computes I_NCE([x', x'']; y | K); InfoNCE_S computes I_NCE(x'; y | K/2) + I_CNCE(x''; y | x', K/2); InfoNCE_S IS computes I_NCE(x'; y | K) + I_IS(x''; y | x', K)."
           "" ]
         @ table
-    Sweep.writeAtomically (Path.Combine(request.Output, "summary.md")) markdown
-    let figure = Figure2Plot.save (Path.Combine(request.Output, "figure2.png")) summary
+    AtomicFile.WriteAllLines(folder.File "summary.md", markdown)
+    let figure = Figure2Plot.save (folder.File "figure2.png") summary
     printfn ""
     table |> List.iter (printfn "%s")
     printfn ""
-    printfn "Sweep time %s (this invocation). Wrote runs.csv, curves.csv, summary.md and %s in %s" (clock started.Elapsed.TotalSeconds) (Path.GetFileName figure) (Path.GetFullPath request.Output)
+    printfn "Sweep time %s (this invocation). Wrote runs.csv, curves.csv, summary.md and %s in %s" (clock started.Elapsed.TotalSeconds) (Path.GetFileName figure) folder.Path
     printfn "SWEEP_SECONDS %.2f" started.Elapsed.TotalSeconds
+
+/// Reports `message` as one line on stderr and returns `code`.
+let private fail (code: int) (message: string) =
+    eprintfn "decomp-figure2: %s" (message.ReplaceLineEndings(" ").Trim())
+    code
 
 [<EntryPoint>]
 let main argv =
@@ -85,22 +85,21 @@ let main argv =
         with
         | :? ArguParseException as e when e.ErrorCode = ErrorCode.HelpText ->
             printfn "%s" (parser.PrintUsage(message = "Reproduces Figure 2 of \"Decomposing Mutual Information for Representation Learning\" (Section 5.1, Appendix B.2): InfoNCE vs the decomposed InfoNCE_S and InfoNCE_S IS on Gaussians with known MI."))
-            Error 0
+            Error ExitCodes.Success
         | :? ArguParseException as e ->
             eprintfn "decomp-figure2: %s (see --help)" ((e.Message.Split('\n')[0]).Trim().Replace("ERROR: ", ""))
-            Error 2
+            Error ExitCodes.BadInput
     match parsed with
     | Error code -> code
     | Ok results ->
         match Cli.request results with
-        | Error message ->
-            eprintfn "decomp-figure2: %s" message
-            2
+        | Error message -> fail ExitCodes.BadInput message
         | Ok request ->
             try
                 request.Threads |> Option.iter TorchSharp.torch.set_num_threads
                 sweep request
-                0
-            with e ->
-                eprintfn "decomp-figure2: %s" e.Message
-                1
+                ExitCodes.Success
+            with
+            | :? BadInputException as e -> fail ExitCodes.BadInput e.Message
+            | :? RunFolderInUseException as e -> fail ExitCodes.BadInput e.Message
+            | e -> fail ExitCodes.Failure e.Message

@@ -5,6 +5,7 @@ using Decomp.Dialogue.Data;
 using Decomp.Dialogue.Reporting;
 using Decomp.Dialogue.Text;
 using Decomp.Dialogue.Training;
+using Decomp.Apps;
 
 namespace Decomp.Dialogue;
 
@@ -29,36 +30,49 @@ public static class Program
     }
 
     /// <summary>Runs the command line <paramref name="args"/>, writing to the given streams; returns the exit code.</summary>
-    public static int Run(string[] args, TextWriter output, TextWriter error)
+    public static int Run(string[] args, TextWriter output, TextWriter error) => Run(args, output, error, stepCompleted: null);
+
+    /// <summary>
+    /// <see cref="Run(string[], TextWriter, TextWriter)"/> with a callback after every training step (tests throw from it
+    /// what a full disk throws).
+    /// </summary>
+    internal static int Run(string[] args, TextWriter output, TextWriter error, Action<long>? stepCompleted)
     {
         var root = new RootCommand(Description);
         root.Subcommands.Add(SetupCommand(output));
         root.Subcommands.Add(CorpusCommand(output));
-        root.Subcommands.Add(new TrainCommand(options => Train(options, output)).Command);
+        root.Subcommands.Add(new TrainCommand(options => Train(options, output, stepCompleted)).Command);
         root.Subcommands.Add(ReportCommand(output));
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)
         {
             error.WriteLine($"error: {OneLine(parse.Errors[0].Message)} (see --help)");
-            return 2;
+            return ExitCodes.BadInput;
         }
         try
         {
             return parse.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
         }
-        catch (Exception e) when (e is ArgumentException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException
+        // Bad usage or bad input the user can fix: options, a damaged checkpoint or cache (named), a run folder in use.
+        catch (Exception e) when (e is ArgumentException or BadInputException or RunFolderInUseException)
+        {
+            error.WriteLine($"error: {OneLine(e.Message)}");
+            return ExitCodes.BadInput;
+        }
+        // A failure while working: missing or unreadable files, a full disk (what was saved is intact; the message says so).
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException
                                       or InvalidOperationException or NotSupportedException or KeyNotFoundException)
         {
             error.WriteLine($"error: {OneLine(e.Message)}");
-            return e is ArgumentException ? 2 : 1;
+            return ExitCodes.Failure;
         }
     }
 
     private static string OneLine(string message) =>
         string.Join(' ', message.Split(['\r', '\n', '\t'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 
-    private static int Train(TrainingOptions options, TextWriter output)
+    private static int Train(TrainingOptions options, TextWriter output, Action<long>? stepCompleted)
     {
         // Ctrl+C finishes the current step, writes a checkpoint and exits; a second Ctrl+C kills the process.
         using var interrupt = new CancellationTokenSource();
@@ -71,12 +85,12 @@ public static class Program
         Console.CancelKeyPress += handler;
         try
         {
-            new DialogueTrainer(options, output).Run(interrupt.Token);
-            return 0;
+            new DialogueTrainer(options, output) { StepCompleted = stepCompleted }.Run(interrupt.Token);
+            return ExitCodes.Success;
         }
         catch (OperationCanceledException)
         {
-            return 130;
+            return ExitCodes.Interrupted;
         }
         finally
         {
@@ -139,7 +153,7 @@ public static class Program
             if (files.Count == 0) throw new FileNotFoundException("no metrics.json found under the given paths");
             var markdown = ResultsTable.ToMarkdown(files.Select(ResultsTable.Read).ToList());
             output.Write(markdown);
-            if (r.GetValue(file) is { } target) AtomicFile.WriteText(target, markdown);
+            if (r.GetValue(file) is { } target) AtomicFile.WriteAllText(target, markdown);
             return 0;
         });
         return command;

@@ -32,6 +32,21 @@ public class AtomicFileTests
     }
 
     [Fact]
+    public void AWritePastTheFileSizeLimitIsReportedLikeAFullDisk()
+    {
+        using var folder = new TemporaryFolder();
+        var path = folder.File("curves.csv");
+        // What .NET throws for EFBIG (a write past RLIMIT_FSIZE); tests/Experiments.Tests provokes the real one.
+        var e = Assert.Throws<IOException>(() => AtomicFile.Write(path, s =>
+        {
+            s.Write("half"u8);
+            throw new ArgumentOutOfRangeException("value", "Specified file length was too large for the file system.");
+        }));
+        Assert.Contains(path, e.Message);
+        Assert.Empty(Directory.GetFiles(folder.Path));
+    }
+
+    [Fact]
     public void AWriteReplacesTheWholeFile()
     {
         using var folder = new TemporaryFolder();

@@ -6,6 +6,7 @@ using Xunit;
 namespace Decomp.Dialogue.Tests;
 
 /// <summary>Whole runs at toy size: every method trains and reports, and an interrupted run resumes exactly.</summary>
+[Collection(WholeRuns.Name)]
 public class TrainerTests(TokenizerFilesFixture files) : IClassFixture<TokenizerFilesFixture>
 {
     private TrainingOptions Toy(Method method, string output) => new()

@@ -24,6 +24,14 @@ let private expectError (argv: string[]) (mentions: string) =
     | Ok _ -> failtestf "%A should be refused" argv
     | Error message -> Expect.stringContains message mentions $"the error for {argv} says what is wrong: {message}"
 
+/// The message of the BadInputException that `f` raises.
+let private refusal (f: unit -> unit) =
+    try
+        f ()
+        failtest "expected a BadInputException"
+    with :? Decomp.Apps.BadInputException as e ->
+        e.Message
+
 [<Tests>]
 let tests =
     testList "Figure 2" [
@@ -78,13 +86,26 @@ let tests =
                 let run = tiny InfoNceSIs 5
                 let result = Figure2.run run (fun _ _ -> ())
                 let path = Path.Combine(folder.FullName, "runs.csv")
-                Sweep.writeAtomically path [ Sweep.runsHeader; Sweep.runRow result ]
-                let recorded = Sweep.recorded path
+                Records.saveRuns path [ Records.ofResult result ]
+                let recorded = Records.loadRuns path
                 Expect.isTrue (recorded.ContainsKey(Sweep.key run)) "the same run is found"
                 Expect.isFalse (recorded.ContainsKey(Sweep.key { run with Steps = 31 })) "a run with other steps is not"
-                let mi, k, estimator, estimate = Sweep.parseRow recorded[Sweep.key run]
+                let mi, k, estimator, estimate = Records.summaryPoint recorded[Sweep.key run]
                 Expect.equal (mi, k, estimator) (3.0, 8, InfoNceSIs) "the row parses back"
                 Expect.equal estimate result.Estimate "to the same estimate, bit for bit"
+            finally
+                folder.Delete true
+        }
+
+        test "a run recorded twice, or under an unknown estimator, is refused with the file and the line" {
+            let folder = Directory.CreateTempSubdirectory "decomp-figure2-"
+            try
+                let path = Path.Combine(folder.FullName, "runs.csv")
+                let record = Records.ofResult (Figure2.run (tiny InfoNce 5) (fun _ _ -> ()))
+                Records.saveRuns path [ record; { record with Estimate = 1.0 } ]
+                Expect.stringStarts (refusal (fun () -> Records.loadRuns path |> ignore)) $"{path}, line 3: it records the same run as line 2" "names both lines"
+                Records.saveRuns path [ { record with Run.Estimator = "MINE" } ]
+                Expect.stringStarts (refusal (fun () -> Records.loadRuns path |> ignore)) $"{path}, line 2: unknown estimator 'MINE'" "names the line and the estimator"
             finally
                 folder.Delete true
         }

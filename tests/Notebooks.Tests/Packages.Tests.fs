@@ -57,6 +57,19 @@ let private value (outcome: Kernel.Outcome) =
 
 let private sha256 (stream: Stream) = Convert.ToHexString(SHA256.HashData stream)
 
+/// Runs a notebook whose first cell references `package` from the feed (and TorchSharp-cpu for the natives) and
+/// whose second cell prints "VALUE <number>"; expects the kernel's number to equal `expected`, computed here.
+let private packageNotebook (cell: string -> TestCell) (name: string) (package: string) (lines: string list) (expected: float) =
+    let f = feed.Force()
+    let notebook =
+        writeNotebook f.Folder $"{name}.ipynb"
+            [ cell $"#i \"nuget: {f.Path}\"\n#r \"nuget: TorchSharp-cpu, 0.107.0\"\n#r \"nuget: {package}, {f.Version}\""
+              cell (String.concat "\n" lines) ]
+    let outcome = Kernel.run [] (TimeSpan.FromMinutes 5.0) notebook
+    printfn "%s" (Kernel.describe name outcome)
+    Expect.equal outcome.ExitCode 0 (Kernel.explain name outcome)
+    Expect.floatClose Accuracy.veryHigh (value outcome).Value expected $"{name}: the kernel's bound equals this process's"
+
 let private torchSharpPackage () =
     Path.Combine(FSharpCoreTests.packagesFolder (), "torchsharp", "0.107.0")
 
@@ -86,48 +99,27 @@ let tests =
         }
 
         test "an F# notebook: #r \"nuget: Decomp.Core\" from a local feed, then a bound equal to this process's" {
-            let f = feed.Force()
-            let notebook =
-                writeNotebook f.Folder "fsharp-package.ipynb"
-                    [ FSharp $"#i \"nuget: {f.Path}\"\n#r \"nuget: TorchSharp-cpu, 0.107.0\"\n#r \"nuget: Decomp.Core, {f.Version}\""
-                      FSharp(
-                          String.concat
-                              "\n"
-                              [ "open TorchSharp"
-                                "open Decomp.Core"
-                                "let device = Device.current ()"
-                                "let scores = torch.arange(24L, dtype = torch.float64).reshape(4L, 6L).sin() * 3.0"
-                                "let bound = Bounds.infoNce scores |> Scores.mean"
-                                "printfn \"VALUE %s\" (bound.item<float>().ToString(\"R\", System.Globalization.CultureInfo.InvariantCulture))" ]
-                      ) ]
-            let outcome = Kernel.run [] (TimeSpan.FromMinutes 5.0) notebook
-            printfn "%s" (Kernel.describe "fsharp-package" outcome)
-            Expect.equal outcome.ExitCode 0 (Kernel.explain "fsharp-package" outcome)
             use expected = Decomp.Core.Bounds.infoNce (scores ()) |> Decomp.Core.Scores.mean
-            Expect.floatClose Accuracy.veryHigh (value outcome).Value (expected.item<float> ()) "the kernel's I_NCE equals the core's here"
+            packageNotebook FSharp "fsharp-package" "Decomp.Core"
+                [ "open TorchSharp"
+                  "open Decomp.Core"
+                  "let device = Device.current ()"
+                  "let scores = torch.arange(24L, dtype = torch.float64).reshape(4L, 6L).sin() * 3.0"
+                  "let bound = Bounds.infoNce scores |> Scores.mean"
+                  "printfn \"VALUE %s\" (bound.item<float>().ToString(\"R\", System.Globalization.CultureInfo.InvariantCulture))" ]
+                (expected.item<float> ())
         }
 
         test "a C# notebook: #r \"nuget: Decomp\" from a local feed, then Bounds.ConditionalInfoNce equal to this process's" {
-            let f = feed.Force()
-            let notebook =
-                writeNotebook f.Folder "csharp-package.ipynb"
-                    [ OtherKernel("csharp", $"#i \"nuget: {f.Path}\"\n#r \"nuget: TorchSharp-cpu, 0.107.0\"\n#r \"nuget: Decomp, {f.Version}\"")
-                      OtherKernel(
-                          "csharp",
-                          String.concat
-                              "\n"
-                              [ "using Decomp;"
-                                "using TorchSharp;"
-                                "var device = Devices.Current;"
-                                "var scores = torch.arange(24, dtype: torch.float64).reshape(4, 6).sin() * 3;"
-                                "var bound = Bounds.ConditionalInfoNce(scores);"
-                                "Console.WriteLine(\"VALUE \" + bound.item<double>().ToString(\"R\", System.Globalization.CultureInfo.InvariantCulture));" ]
-                      ) ]
-            let outcome = Kernel.run [] (TimeSpan.FromMinutes 5.0) notebook
-            printfn "%s" (Kernel.describe "csharp-package" outcome)
-            Expect.equal outcome.ExitCode 0 (Kernel.explain "csharp-package" outcome)
             use expected = Decomp.Bounds.ConditionalInfoNce(scores ())
-            Expect.floatClose Accuracy.veryHigh (value outcome).Value (expected.item<float> ()) "the kernel's I_CNCE equals the facade's here"
+            packageNotebook (fun code -> OtherKernel("csharp", code)) "csharp-package" "Decomp"
+                [ "using Decomp;"
+                  "using TorchSharp;"
+                  "var device = Devices.Current;"
+                  "var scores = torch.arange(24, dtype: torch.float64).reshape(4, 6).sin() * 3;"
+                  "var bound = Bounds.ConditionalInfoNce(scores);"
+                  "Console.WriteLine(\"VALUE \" + bound.item<double>().ToString(\"R\", System.Globalization.CultureInfo.InvariantCulture));" ]
+                (expected.item<float> ())
         }
 
         test "the NuGet cache's TorchSharp shim is left as the package shipped it" {

@@ -40,10 +40,10 @@ public sealed class TrainingRunTests : IDisposable
             .Select(c => string.Join(",", c.Where((_, i) => i != 2 && i != 9)))
             .ToArray();
 
-    /// <summary>The tensors of a checkpoint (everything after the JSON state, which holds timings).</summary>
+    /// <summary>The tensors of a checkpoint (everything after the JSON state, which holds timings, and before the checksum of both).</summary>
     private static byte[] CheckpointTensors(string folder)
     {
-        using var reader = new BinaryReader(File.OpenRead(Path.Combine(folder, Checkpoint.FileName)), Encoding.UTF8);
+        using var reader = new BinaryReader(Decomp.Apps.VerifiedFile.OpenRead(Path.Combine(folder, Checkpoint.FileName)), Encoding.UTF8);
         reader.ReadBytes("DECOMP-VISION-CHECKPOINT".Length);
         reader.ReadString();
         return reader.ReadBytes((int)(reader.BaseStream.Length - reader.BaseStream.Position));
@@ -142,7 +142,8 @@ public sealed class TrainingRunTests : IDisposable
         var bytes = File.ReadAllBytes(path);
         File.WriteAllBytes(path, bytes[..(bytes.Length * 2 / 3)]);
 
-        var e = Assert.Throws<InvalidDataException>(() => Run(options with { Resume = true }));
+        // Issue 18: refused by its checksum, as bad input (exit code 2), before any of it is read.
+        var e = Assert.Throws<Decomp.Apps.BadInputException>(() => Run(options with { Resume = true }));
 
         Assert.Contains(path, e.Message);
     }

@@ -74,6 +74,8 @@ internal sealed class TrainCommand
     public TrainCommand(Func<TrainingOptions, int> run)
     {
         Command = new Command("train", "Train a GPT-2 on dialogues with one method, validate, and evaluate the best weights on the test split.");
+        // The shared app layer's messages ("use another --output") name the vision driver's spelling; both work here.
+        _out.Aliases.Add("--output");
         foreach (var option in new Option[]
                  {
                      _data, _dataDir, _wowSplit, _corpusDialogues, _corpusSeed, _maxDialogues, _vocabulary, _tokenizerDir, _splits, _maxPastTokens, _maxFutureTokens,

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Decomp.Apps;
 
 namespace Decomp.Dialogue.Model;
 
@@ -139,7 +140,10 @@ public sealed record Gpt2Config
     }
 
     /// <summary>Writes this shape as a Hugging Face GPT-2 <c>config.json</c> (atomically).</summary>
-    public void WriteHuggingFace(string path)
+    public void WriteHuggingFace(string path) => AtomicFile.WriteAllText(path, HuggingFaceJson());
+
+    /// <summary>The text of <see cref="WriteHuggingFace"/>.</summary>
+    public string HuggingFaceJson()
     {
         var o = new JsonObject
         {
@@ -159,6 +163,6 @@ public sealed record Gpt2Config
             ["resid_pdrop"] = ResidualDropout,
             ["tie_word_embeddings"] = true,
         };
-        AtomicFile.WriteText(path, o.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        return o.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
     }
 }

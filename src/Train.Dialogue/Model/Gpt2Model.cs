@@ -99,7 +99,10 @@ public sealed class Gpt2Model : nn.Module
     public static Tensor LastTokenStates(Tensor states, Tensor lengths)
     {
         using var scope = NewDisposeScope();
-        var index = (lengths - 1).view(-1, 1, 1).expand(-1, 1, states.shape[2]);
+        // An explicit, disposed Scalar: the implicit one of `lengths - 1` can be finalised by the GC while libtorch
+        // still reads it (seen once as c10's "Expected false to be true" from Scalar::toLong under load).
+        using var one = 1L.ToScalar();
+        var index = (lengths - one).view(-1, 1, 1).expand(-1, 1, states.shape[2]);
         return states.gather(1, index).squeeze(1).MoveToOuterDisposeScope();
     }
 

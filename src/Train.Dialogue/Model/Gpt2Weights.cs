@@ -1,3 +1,6 @@
+using System.Security.Cryptography;
+using System.Text;
+using Decomp.Apps;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -45,17 +48,44 @@ public static class Gpt2Weights
         }
     }
 
-    /// <summary>Writes <paramref name="model"/> as <c>model.safetensors</c> and <c>config.json</c> in <paramref name="directory"/>.</summary>
+    /// <summary>The metadata key of <c>config.json</c>'s SHA-256 in the <c>model.safetensors</c> that <see cref="Save"/> writes.</summary>
+    private const string ConfigDigestKey = CheckpointPrefix + "config.sha256";
+
+    /// <summary>
+    /// Writes <paramref name="model"/> as <c>model.safetensors</c> and <c>config.json</c> in <paramref name="directory"/>.
+    /// The weights file carries its own SHA-256 and that of <c>config.json</c> in its metadata, so that
+    /// <see cref="Problem"/> can tell whether either changed since.
+    /// </summary>
     public static void Save(Gpt2Model model, string directory, IReadOnlyDictionary<string, string>? metadata = null)
     {
         Directory.CreateDirectory(directory);
+        var config = model.Config.HuggingFaceJson();
         using (var scope = NewDisposeScope())
         {
             var meta = new Dictionary<string, string> { ["format"] = "pt" };
             if (metadata is not null) foreach (var (k, v) in metadata) meta[k] = v;
+            meta[ConfigDigestKey] = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(config)));
             SafeTensors.Write(Path.Combine(directory, WeightsFileName), ToHuggingFace(model).ToList(), meta);
         }
-        model.Config.WriteHuggingFace(Path.Combine(directory, ConfigFileName));
+        AtomicFile.WriteAllText(Path.Combine(directory, ConfigFileName), config);
+    }
+
+    /// <summary>
+    /// What is wrong with the weights that <see cref="Save"/> wrote to <paramref name="directory"/> (a checksum that does
+    /// not match, a <c>config.json</c> that is not the one saved with them), as a clause naming the file, or null when
+    /// both are intact.
+    /// </summary>
+    public static string? Problem(string directory)
+    {
+        var (weightsPath, configPath) = Locate(directory);
+        if (SafeTensorsChecksum.Problem(weightsPath) is { } why) return $"{weightsPath} is damaged: {why}";
+        using var file = SafeTensorsFile.Open(weightsPath);
+        if (!file.Metadata.TryGetValue(ConfigDigestKey, out var expected))
+            return $"{weightsPath} does not record the SHA-256 of its {ConfigFileName}, so that file cannot be verified";
+        string actual;
+        try { actual = Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(configPath))); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { return $"{configPath} cannot be read ({e.Message.TrimEnd('.')})"; }
+        return actual == expected ? null : $"{configPath} is damaged: its SHA-256 is {actual[..16]}..., not the {expected[..16]}... saved with the weights";
     }
 
     /// <summary>

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using TorchSharp;
 using static TorchSharp.torch;
+using Decomp.Apps;
 
 namespace Decomp.Dialogue.Model;
 
@@ -108,12 +109,19 @@ public static class SafeTensors
     };
 
     /// <summary>
-    /// Writes <paramref name="tensors"/> (in the given order) and <paramref name="metadata"/> to <paramref name="path"/>.
-    /// The file appears atomically: it is written beside the target and renamed over it.
+    /// Writes <paramref name="tensors"/> (in the given order) and <paramref name="metadata"/> to <paramref name="path"/>,
+    /// with the SHA-256 of the file in its metadata (<see cref="SafeTensorsChecksum"/>: any safetensors reader still
+    /// reads it; <see cref="SafeTensorsChecksum.Verify"/> tells whether a byte changed since). The file appears
+    /// atomically: it is written beside the target, flushed, and renamed over it.
     /// </summary>
-    /// <exception cref="ArgumentException">A name repeats, is empty, or is the reserved <c>__metadata__</c>.</exception>
+    /// <param name="path">The file.</param>
+    /// <param name="tensors">The tensors, by name.</param>
+    /// <param name="metadata">The <c>__metadata__</c> strings.</param>
+    /// <param name="keepPreviousAs">When given, the file <paramref name="path"/> held is kept under this name (a checkpoint's predecessor).</param>
+    /// <exception cref="ArgumentException">A name repeats, is empty, or is the reserved <c>__metadata__</c>; or the metadata uses the checksum's key.</exception>
+    /// <exception cref="IOException">The file could not be written (a full disk); the message names it, and the file it would replace is unchanged.</exception>
     public static void Write(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors,
-                             IReadOnlyDictionary<string, string>? metadata = null)
+                             IReadOnlyDictionary<string, string>? metadata = null, string? keepPreviousAs = null)
     {
         EnsureLittleEndian();
         var items = tensors.ToList();
@@ -124,9 +132,15 @@ public static class SafeTensors
                 throw new ArgumentException($"'{name}' cannot name a tensor in a safetensors file", nameof(tensors));
             if (!seen.Add(name)) throw new ArgumentException($"tensor name '{name}' appears twice", nameof(tensors));
         }
+        if (metadata?.ContainsKey(SafeTensorsChecksum.MetadataKey) == true)
+            throw new ArgumentException($"the metadata key '{SafeTensorsChecksum.MetadataKey}' is the writer's own", nameof(metadata));
 
         var header = new Dictionary<string, object>(StringComparer.Ordinal);
-        if (metadata is { Count: > 0 }) header[MetadataKey] = metadata;
+        var sealedMetadata = new Dictionary<string, string>(metadata ?? new Dictionary<string, string>(), StringComparer.Ordinal)
+        {
+            [SafeTensorsChecksum.MetadataKey] = SafeTensorsChecksum.Placeholder,
+        };
+        header[MetadataKey] = sealedMetadata;
         long offset = 0;
         foreach (var (name, tensor) in items)
         {
@@ -148,19 +162,15 @@ public static class SafeTensors
         json.CopyTo(headerBytes, 0);
         headerBytes.AsSpan(json.Length).Fill((byte)' ');
 
-        AtomicFile.Write(path, stream =>
+        SafeTensorsChecksum.Write(path, headerBytes, stream =>
         {
-            Span<byte> length = stackalloc byte[8];
-            BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)headerBytes.Length);
-            stream.Write(length);
-            stream.Write(headerBytes);
             foreach (var (_, tensor) in items)
             {
                 using var scope = NewDisposeScope();
                 var cpu = tensor.detach().cpu().contiguous();
                 cpu.WriteBytesToStream(stream, bufferSize: 1 << 20);
             }
-        });
+        }, keepPreviousAs);
     }
 
     internal static void EnsureLittleEndian()

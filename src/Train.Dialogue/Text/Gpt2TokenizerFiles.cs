@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Formats.Tar;
 using System.IO.Compression;
 using System.Security.Cryptography;
+using Decomp.Apps;
 
 namespace Decomp.Dialogue.Text;
 

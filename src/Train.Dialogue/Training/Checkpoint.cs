@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Decomp.Apps;
 using Decomp.Dialogue.Model;
 using Decomp.Dialogue.Text;
 using TorchSharp.Modules;
@@ -32,8 +33,11 @@ public sealed record TrainerState
 /// <summary>
 /// A training checkpoint: one safetensors file holding the model under Hugging Face names (so it loads as
 /// pretrained weights too), the vocabulary (<c>decomp.vocabulary</c>, GPT-2 ids), the optimizer state
-/// (<c>decomp.optimizer</c>, TorchSharp's serialisation as bytes), and in its metadata the model shape, the options
-/// and the trainer state. Written atomically (temporary file, then rename).
+/// (<c>decomp.optimizer</c>, TorchSharp's serialisation as bytes), and in its metadata the model shape, the options,
+/// the trainer state, the logs so far (<c>train.csv</c>, <c>eval.csv</c>) and the SHA-256 of the file
+/// (<see cref="SafeTensorsChecksum"/>). Written atomically (temporary file, flush, rename), keeping the checkpoint it
+/// replaces as <c>checkpoint.prev.safetensors</c>. <see cref="Load"/> verifies the checksum before it reads anything,
+/// and refuses a damaged file, or one written before checkpoints carried a checksum, by name.
 /// </summary>
 public static class Checkpoint
 {
@@ -45,13 +49,17 @@ public static class Checkpoint
     private const string ConfigKey = "decomp.config";
     private const string OptionsKey = "decomp.options";
     private const string StateKey = "decomp.state";
+    private const string TrainLogKey = "decomp.train_log";
+    private const string EvalLogKey = "decomp.eval_log";
 
     /// <summary>Everything a checkpoint restores.</summary>
-    public sealed record Contents(Gpt2Model Model, Vocabulary Vocabulary, TrainingOptions Options, TrainerState State, byte[] OptimizerState);
+    public sealed record Contents(Gpt2Model Model, Vocabulary Vocabulary, TrainingOptions Options, TrainerState State, byte[] OptimizerState,
+                                  string TrainLog, string EvalLog);
 
-    /// <summary>Writes a checkpoint to <paramref name="path"/>.</summary>
+    /// <summary>Writes a checkpoint to <paramref name="path"/>, keeping the one it replaces as <see cref="CheckpointFile.PreviousPathFor"/>.</summary>
+    /// <exception cref="IOException">The file could not be written (a full disk); the message names it, and the previous checkpoints are unchanged.</exception>
     public static void Save(string path, Gpt2Model model, OptimizerHelper optimizer, Vocabulary vocabulary,
-                            TrainingOptions options, TrainerState state)
+                            TrainingOptions options, TrainerState state, CsvLog trainLog, CsvLog evalLog)
     {
         using var scope = NewDisposeScope();
         using var buffer = new MemoryStream();
@@ -65,14 +73,18 @@ public static class Checkpoint
             [ConfigKey] = JsonSerializer.Serialize(model.Config, TrainingOptions.JsonOptions),
             [OptionsKey] = options.ToJson(),
             [StateKey] = JsonSerializer.Serialize(state, TrainingOptions.JsonOptions),
+            [TrainLogKey] = trainLog.Text,
+            [EvalLogKey] = evalLog.Text,
         };
-        SafeTensors.Write(path, tensors, metadata);
+        SafeTensors.Write(path, tensors, metadata, keepPreviousAs: CheckpointFile.PreviousPathFor(path));
     }
 
     /// <summary>Reads a checkpoint; the model is on the CPU.</summary>
-    /// <exception cref="InvalidDataException">The file is not one of our checkpoints; the message names it.</exception>
+    /// <exception cref="BadInputException">The file's checksum does not match its bytes, or it has none; the message names it and says what to do.</exception>
+    /// <exception cref="InvalidDataException">The file is intact but not one of our checkpoints; the message names it.</exception>
     public static Contents Load(string path)
     {
+        CheckpointFile.Verify(path, SafeTensorsChecksum.Problem);
         using var file = SafeTensorsFile.Open(path);
         string Meta(string key) => file.Metadata.TryGetValue(key, out var v) ? v
             : throw new InvalidDataException($"{path}: not a training checkpoint (no '{key}' metadata)");
@@ -94,7 +106,7 @@ public static class Checkpoint
         using var optimizerBytes = file.Read(OptimizerTensor);
         var model = new Gpt2Model(config);
         Gpt2Weights.LoadInto(model, file);
-        return new Contents(model, vocabulary, options, state, optimizerBytes.data<byte>().ToArray());
+        return new Contents(model, vocabulary, options, state, optimizerBytes.data<byte>().ToArray(), Meta(TrainLogKey), Meta(EvalLogKey));
     }
 
     /// <summary>Restores <paramref name="optimizer"/> from bytes saved by <see cref="Save"/>.</summary>

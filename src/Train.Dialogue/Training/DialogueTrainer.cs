@@ -9,6 +9,7 @@ using Decomp.Dialogue.Text;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using Decomp.Apps;
 
 namespace Decomp.Dialogue.Training;
 
@@ -109,7 +110,8 @@ public sealed class DialogueTrainer
         var options = _options;
         if (options.Threads > 0) torch.set_num_threads(options.Threads);
         var device = options.Device is null ? Decomp.Devices.Current : Decomp.Devices.Parse(options.Device);
-        Directory.CreateDirectory(_out);
+        // One process per run folder, from before its checkpoint is read until the run ends (or the process dies).
+        using var owner = RunFolder.Acquire(_out);
         var checkpointPath = OutPath(Checkpoint.FileName);
 
         Checkpoint.Contents? restored = null;
@@ -121,14 +123,37 @@ public sealed class DialogueTrainer
                                             "(only the budget, epochs, patience, logging, device and thread options may change)", "resume");
             Say($"resuming from {checkpointPath} at step {restored.State.Step}");
         }
-        else if (options.Resume) Say($"--resume: no checkpoint at {checkpointPath}; starting afresh");
-        else if (File.Exists(checkpointPath))
+        else if (options.Resume)
+        {
+            if (CheckpointFile.OnlyPrevious(checkpointPath) is { } onlyPrevious) throw onlyPrevious;
+            Say($"--resume: no checkpoint at {checkpointPath}; starting afresh");
+        }
+        else if (CheckpointFile.Exists(checkpointPath))
             throw new ArgumentException($"{_out} already holds a run ({Checkpoint.FileName}); pass --resume to continue it or choose another --out", "out");
+        _savedStep = restored?.State.Step;
+        try
+        {
+            return TrainAndEvaluate(options, restored, device, cancellation);
+        }
+        catch (IOException e) when (e is not (FileNotFoundException or DirectoryNotFoundException))
+        {
+            // A full disk, most often: say what is safe, in the same line.
+            var saved = _savedStep is { } step
+                ? $"The checkpoint of step {step} ({checkpointPath}) and the files written before are intact: once the cause is fixed (free space on the disk), continue with --resume."
+                : "Nothing was checkpointed yet: once the cause is fixed, run again.";
+            throw new IOException($"{e.Message.TrimEnd('.')}. {saved}", e);
+        }
+    }
 
+    /// <summary>The step of the last checkpoint this run wrote or resumed from (null: none yet).</summary>
+    private long? _savedStep;
+
+    private RunMetrics TrainAndEvaluate(TrainingOptions options, Checkpoint.Contents? restored, Device device, CancellationToken cancellation)
+    {
         var tokenizer = Gpt2Tokenizer.Load(Gpt2TokenizerFiles.Ensure(options.TokenizerDirectory, Say));
         var corpus = LoadCorpus(options);
         Say($"corpus {corpus.Name}: {corpus.Train.Count} / {corpus.Valid.Count} / {corpus.Test.Count} dialogues (train / valid / test)");
-        AtomicFile.WriteText(OutPath("corpus.md"), CorpusStatistics.Compute(corpus, tokenizer).ToMarkdown(corpus.LatentNames));
+        AtomicFile.WriteAllText(OutPath("corpus.md"), CorpusStatistics.Compute(corpus, tokenizer).ToMarkdown(corpus.LatentNames));
 
         var vocabulary = restored?.Vocabulary ?? (options.Vocabulary == VocabularyChoice.Full
             ? Vocabulary.Full()
@@ -163,8 +188,9 @@ public sealed class DialogueTrainer
         var validForTraining = Evaluator.Spread(valid, options.EvalExamples);
         // The probe during training is a lighter version of the final one (fewer examples, no recent-view probe).
         var probeTrain = corpus.HasLatent ? Evaluator.Spread(train, Math.Min(1000, options.ProbeTrainExamples)) : null;
-        var trainLog = new CsvLog(OutPath("train.csv"), TrainColumns, restored is null ? null : state.Step);
-        var evalLog = new CsvLog(OutPath("eval.csv"), EvalColumns, restored is null ? null : state.LastEvaluationStep);
+        // The logs as the checkpoint saved them: rows after it (or torn by a kill) are not read back.
+        var trainLog = CsvLog.Restore(OutPath("train.csv"), TrainColumns, restored?.TrainLog);
+        var evalLog = CsvLog.Restore(OutPath("eval.csv"), EvalColumns, restored?.EvalLog);
 
         state = state with { StopReason = StillStopped(state, options) };
         if (state.StopReason is null)
@@ -196,7 +222,8 @@ public sealed class DialogueTrainer
 
         void SaveCheckpoint()
         {
-            Checkpoint.Save(OutPath(Checkpoint.FileName), model, optimizer, vocabulary, options, state with { ElapsedSeconds = Elapsed() });
+            Checkpoint.Save(OutPath(Checkpoint.FileName), model, optimizer, vocabulary, options, state with { ElapsedSeconds = Elapsed() }, trainLog, evalLog);
+            _savedStep = state.Step;
             lastCheckpoint = Elapsed();
         }
 
@@ -242,7 +269,7 @@ public sealed class DialogueTrainer
             negatives = null;
             if (conditional)
             {
-                negatives = NegativesForEpoch(model, epochExamples, vocabulary, state.Epoch);
+                negatives = NegativesForEpoch(model, epochExamples, vocabulary, state.Epoch, state.BatchInEpoch > 0 && state.BatchInEpoch < batchesPerEpoch);
                 RestartRate();
             }
             else if (options.Method == Method.InfoNceS && state.BatchInEpoch == 0)
@@ -370,7 +397,13 @@ public sealed class DialogueTrainer
         return peak * warm * Math.Max(0.0, 1.0 - progress);
     }
 
-    private NegativeFutures NegativesForEpoch(Gpt2Model model, List<EncodedExample> train, Vocabulary vocabulary, int epoch)
+    /// <summary>
+    /// The negative futures of <paramref name="epoch"/>: from its cache when that is intact, else sampled by
+    /// <paramref name="model"/>. Sampling again gives the same futures only at the epoch's start; a run resumed in the
+    /// middle of an epoch (<paramref name="midEpoch"/>) refuses a damaged cache rather than silently training the rest of
+    /// the epoch on other negatives.
+    /// </summary>
+    private NegativeFutures NegativesForEpoch(Gpt2Model model, List<EncodedExample> train, Vocabulary vocabulary, int epoch, bool midEpoch)
     {
         var directory = OutPath("negatives");
         var path = Path.Combine(directory, $"epoch-{epoch:D3}.bin");
@@ -382,11 +415,22 @@ public sealed class DialogueTrainer
                 Say($"negatives for epoch {epoch + 1}: loaded from {path}");
                 return cached;
             }
+            catch (InvalidDataException e) when (midEpoch)
+            {
+                throw new BadInputException(
+                    $"{e.Message.TrimEnd('.')}. The checkpoint is in the middle of epoch {epoch + 1}, whose negatives were sampled at its start by "
+                    + "the model of then, so they cannot be sampled again exactly: to continue anyway, delete it and run again with --resume "
+                    + "(the rest of the epoch then trains on negatives sampled by the checkpoint's model, and the run no longer repeats an "
+                    + $"uninterrupted one); to start over, delete {_out} or use another --out.", e);
+            }
             catch (InvalidDataException e)
             {
-                Say($"negatives for epoch {epoch + 1}: cache unusable ({e.Message}); sampling again");
+                Say($"negatives for epoch {epoch + 1}: cache unusable ({e.Message}); sampling again (the epoch has not started, so they are the same)");
             }
         }
+        else if (midEpoch)
+            Say($"negatives for epoch {epoch + 1}: no cache at {path}; sampling them with the checkpoint's model, in the middle of the epoch "
+                + "(the run no longer repeats an uninterrupted one)");
         var clock = Stopwatch.StartNew();
         double lastReport = 0;
         var sampled = NegativeFutures.Sample(model, train, _options.Negatives, vocabulary.EndOfText, _options.MaxFutureTokens,
@@ -399,8 +443,9 @@ public sealed class DialogueTrainer
             });
         Directory.CreateDirectory(directory);
         sampled.Save(path);
-        // Only the current epoch's cache is needed to resume.
-        foreach (var old in Directory.GetFiles(directory, "epoch-*.bin").Where(f => f != path)) File.Delete(old);
+        // Resuming needs the current epoch's cache; resuming from the previous checkpoint may need the previous epoch's.
+        var previous = Path.Combine(directory, $"epoch-{epoch - 1:D3}.bin");
+        foreach (var old in Directory.GetFiles(directory, "epoch-*.bin").Where(f => f != path && f != previous)) File.Delete(old);
         Say($"negatives for epoch {epoch + 1}: {train.Count} x {_options.Negatives} futures sampled in {FormatDuration(clock.Elapsed.TotalSeconds)}, cached at {path}");
         return sampled;
     }
@@ -419,13 +464,17 @@ public sealed class DialogueTrainer
     {
         var directory = OutPath("best");
         Gpt2Weights.Save(model, directory, new Dictionary<string, string> { ["decomp.step"] = step.ToString(CultureInfo.InvariantCulture) });
-        AtomicFile.WriteText(Path.Combine(directory, "vocabulary.json"), JsonSerializer.Serialize(vocabulary.Gpt2Ids));
+        AtomicFile.WriteAllText(Path.Combine(directory, "vocabulary.json"), JsonSerializer.Serialize(vocabulary.Gpt2Ids));
     }
 
     private RunMetrics FinalEvaluation(TrainingOptions options, DialogueCorpus corpus, Vocabulary vocabulary, DialogueEncoder encoder,
                                        ObjectiveSettings objective, List<EncodedExample> train, List<EncodedExample> valid,
                                        List<EncodedExample> test, TrainerState state, string modelDescription, Device device)
     {
+        // The best weights exist nowhere else (the checkpoint holds the last ones): refuse them damaged rather than report their numbers.
+        if (Gpt2Weights.Problem(OutPath("best")) is { } damage)
+            throw new BadInputException($"{damage.TrimEnd('.')}. These are the best weights (step {state.BestStep}), which no checkpoint holds: "
+                                        + $"to start over, delete {_out} or use another --out.");
         using var best = Gpt2Weights.Load(OutPath("best"), dropout: 0);
         best.to(device);
         var evaluator = new Evaluator(best, encoder, objective, options.BatchSize, device);
@@ -476,9 +525,9 @@ public sealed class DialogueTrainer
             ProbeAccuracyAtInit = initialProbe?.Accuracy,
             ProbeLongRangeAccuracyAtInit = initialProbe?.LongRangeAccuracy,
         };
-        AtomicFile.WriteText(OutPath("metrics.json"), JsonSerializer.Serialize(metrics, TrainingOptions.JsonOptions) + "\n");
+        AtomicFile.WriteAllText(OutPath("metrics.json"), JsonSerializer.Serialize(metrics, TrainingOptions.JsonOptions) + "\n");
         var samples = SamplesMarkdown(generation.Samples);
-        AtomicFile.WriteText(OutPath("samples.md"), samples);
+        AtomicFile.WriteAllText(OutPath("samples.md"), samples);
 
         Say("");
         Say($"test perplexity {metrics.TestPerplexity:F3} (valid {metrics.ValidPerplexity:F3}), test I_NCE {metrics.TestInfoNce:F3} nats, BLEU {metrics.Bleu:F2}");

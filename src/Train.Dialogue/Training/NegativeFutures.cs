@@ -1,5 +1,6 @@
 using Decomp.Dialogue.Model;
 using Decomp.Dialogue.Text;
+using Decomp.Apps;
 
 namespace Decomp.Dialogue.Training;
 
@@ -96,8 +97,8 @@ public sealed class NegativeFutures
         return h;
     }
 
-    /// <summary>Writes the futures to <paramref name="path"/> atomically.</summary>
-    public void Save(string path) => AtomicFile.Write(path, stream =>
+    /// <summary>Writes the futures to <paramref name="path"/> atomically, followed by their SHA-256 (<see cref="VerifiedFile"/>).</summary>
+    public void Save(string path) => VerifiedFile.Write(path, stream =>
     {
         using var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true);
         writer.Write(Magic);
@@ -113,13 +114,17 @@ public sealed class NegativeFutures
             }
     });
 
-    /// <summary>Reads futures written by <see cref="Save"/>, checking they belong to <paramref name="examples"/> with M = <paramref name="perExample"/>.</summary>
-    /// <exception cref="InvalidDataException">The file is corrupt, truncated or for other examples; the message names it.</exception>
+    /// <summary>
+    /// Reads futures written by <see cref="Save"/>, after checking their checksum, and that they belong to
+    /// <paramref name="examples"/> with M = <paramref name="perExample"/>.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The file is damaged (its checksum does not match), truncated, or for other examples; the message names it.</exception>
     public static NegativeFutures Load(string path, IReadOnlyList<EncodedExample> examples, int perExample, int vocabularySize)
     {
         if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("the cache format is little-endian");
-        using var reader = new BinaryReader(File.OpenRead(path));
         InvalidDataException Bad(string what) => new($"{path}: not a usable negative-futures cache ({what})");
+        if (!VerifiedFile.TryReadAllBytes(path, out var content, out var problem)) throw Bad(problem);
+        using var reader = new BinaryReader(new MemoryStream(content, writable: false));
         try
         {
             if (reader.ReadUInt32() != Magic || reader.ReadInt32() != FormatVersion) throw Bad("wrong magic number or version");

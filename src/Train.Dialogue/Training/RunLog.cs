@@ -1,41 +1,68 @@
 using System.Globalization;
 using ScottPlot;
+using Decomp.Apps;
 
 namespace Decomp.Dialogue.Training;
 
 /// <summary>
-/// A CSV file with a step column first. Opening it for a resumed run drops rows past the checkpoint's step, so that
-/// rows written after the last checkpoint of an interrupted run are not repeated.
+/// A CSV file with a step column first, appended to as a run goes. Its text so far (<see cref="Text"/>) goes into each
+/// checkpoint, and a resumed run writes the file again from the checkpoint's copy (<see cref="Restore"/>) instead of
+/// reading back what is on disk, so a line torn by a kill or a full disk, a damaged line, or rows written after the
+/// checkpoint never reach the resumed run's log.
 /// </summary>
 public sealed class CsvLog
 {
     private readonly string _path;
+    private readonly List<string> _lines;
 
     /// <summary>The column names.</summary>
     public IReadOnlyList<string> Columns { get; }
 
-    /// <summary>Creates (or, resuming, trims to <paramref name="resumeStep"/>) the file at <paramref name="path"/>.</summary>
+    /// <summary>Creates (or, given <paramref name="resumeStep"/>, trims to that step) the file at <paramref name="path"/>.</summary>
     public CsvLog(string path, IReadOnlyList<string> columns, long? resumeStep)
+        : this(path, columns, resumeStep is { } last && File.Exists(path)
+            ? File.ReadLines(path).Skip(1).Where(line =>
+                long.TryParse(line.Split(',')[0], NumberStyles.Integer, CultureInfo.InvariantCulture, out var step) && step <= last)
+            : [])
+    {
+    }
+
+    private CsvLog(string path, IReadOnlyList<string> columns, IEnumerable<string> rows)
     {
         _path = path;
         Columns = columns;
-        var header = string.Join(',', columns);
-        var kept = new List<string> { header };
-        if (resumeStep is { } last && File.Exists(path))
-            kept.AddRange(File.ReadLines(path).Skip(1).Where(line =>
-                long.TryParse(line.Split(',')[0], NumberStyles.Integer, CultureInfo.InvariantCulture, out var step) && step <= last));
-        AtomicFile.WriteText(path, string.Join('\n', kept) + "\n");
+        _lines = [string.Join(',', columns), .. rows];
+        AtomicFile.WriteAllText(path, Text);
     }
+
+    /// <summary>
+    /// A fresh log at <paramref name="path"/>, or, resuming, the log as a checkpoint saved it (<paramref name="saved"/>,
+    /// a <see cref="Text"/>): the file is written again from it.
+    /// </summary>
+    /// <exception cref="InvalidDataException">The saved text has another header.</exception>
+    public static CsvLog Restore(string path, IReadOnlyList<string> columns, string? saved)
+    {
+        if (saved is null) return new CsvLog(path, columns, []);
+        var lines = saved.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        if (lines.Length == 0 || lines[0] != string.Join(',', columns))
+            throw new InvalidDataException($"the checkpoint's copy of {Path.GetFileName(path)} has the columns '{lines.FirstOrDefault()}', not '{string.Join(',', columns)}'");
+        return new CsvLog(path, columns, lines.Skip(1));
+    }
+
+    /// <summary>The file's text so far: the header and every row, each ended by a line feed.</summary>
+    public string Text => string.Concat(_lines.Select(l => l + "\n"));
 
     /// <summary>Appends one row (numbers in invariant culture; NaN for missing values).</summary>
     public void Append(params double[] values)
     {
         if (values.Length != Columns.Count) throw new ArgumentException($"expected {Columns.Count} values, got {values.Length}", nameof(values));
-        File.AppendAllText(_path, string.Join(',', values.Select(v => v.ToString("R", CultureInfo.InvariantCulture))) + "\n");
+        var line = string.Join(',', values.Select(v => v.ToString("R", CultureInfo.InvariantCulture)));
+        File.AppendAllText(_path, line + "\n");
+        _lines.Add(line);
     }
 
-    /// <summary>The file's numeric rows.</summary>
-    public List<double[]> Rows() => File.ReadLines(_path).Skip(1).Where(l => l.Length > 0)
+    /// <summary>The numeric rows.</summary>
+    public List<double[]> Rows() => _lines.Skip(1).Where(l => l.Length > 0)
         .Select(l => l.Split(',').Select(v => double.Parse(v, CultureInfo.InvariantCulture)).ToArray()).ToList();
 }
 
@@ -71,8 +98,7 @@ public static class Curves
             plot.ShowLegend(Edge.Bottom); // outside the data area (no curve hides behind it), and every panel keeps the same width
         }
         multiplot.Layout = new ScottPlot.MultiplotLayouts.Rows();
-        var temporary = path + ".tmp.png";
-        multiplot.SavePng(temporary, 900, 320 * panels.Count);
-        File.Move(temporary, path, overwrite: true);
+        using var image = multiplot.Render(900, 320 * panels.Count);
+        AtomicFile.WriteAllBytes(path, image.GetImageBytes(ImageFormat.Png, 100));
     }
 }

@@ -8,7 +8,8 @@ namespace Decomp.Train.Vision.Cli;
 
 /// <summary>
 /// The command line: the root command trains (options in <see cref="OptionTable"/>), <c>summarize</c> tabulates finished
-/// runs. Bad arguments become a one-line error and exit code 2, missing or corrupt files exit code 3, never a stack trace.
+/// runs. Bad arguments, a damaged checkpoint and a run folder in use become a one-line error and exit code 2, missing or
+/// corrupt data files exit code 3, never a stack trace.
 /// </summary>
 internal static class CommandLineApp
 {
@@ -75,6 +76,12 @@ internal static class CommandLineApp
         catch (ArgumentException e)
         {
             error.WriteLine($"error: {OneLine(WithoutParameterSuffix(e))}");
+            return ExitCodes.BadArguments;
+        }
+        catch (Exception e) when (e is Decomp.Apps.BadInputException or Decomp.Apps.RunFolderInUseException)
+        {
+            // A damaged checkpoint or a run folder in use: the message names the file and what to do.
+            error.WriteLine($"error: {OneLine(e.Message)}");
             return ExitCodes.BadArguments;
         }
         catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Decomp.Apps;
 
 namespace Decomp.Train.Vision.Reporting;
 
@@ -68,24 +69,4 @@ internal static class MetricsLog
 
     /// <summary>Appends one line.</summary>
     public static void Append(string path, MetricRow row) => File.AppendAllText(path, Format(row) + Environment.NewLine);
-}
-
-/// <summary>Files replaced in one step: written beside the target, flushed to disk, then renamed over it.</summary>
-internal static class AtomicFile
-{
-    /// <summary>Writes <paramref name="path"/> through <paramref name="write"/> so that readers see the old file or the whole new one.</summary>
-    public static void Write(string path, Action<Stream> write)
-    {
-        var temporary = path + ".tmp";
-        using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
-        {
-            write(stream);
-            stream.Flush(flushToDisk: true);
-        }
-        File.Move(temporary, path, overwrite: true);
-    }
-
-    /// <summary>Writes a text file atomically (UTF-8).</summary>
-    public static void WriteAllText(string path, string text) =>
-        Write(path, s => { using var w = new StreamWriter(s, new UTF8Encoding(false), leaveOpen: true); w.Write(text); });
 }

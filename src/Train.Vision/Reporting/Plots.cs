@@ -1,3 +1,4 @@
+using Decomp.Apps;
 using ScottPlot;
 
 namespace Decomp.Train.Vision.Reporting;
@@ -53,7 +54,8 @@ internal static class Plots
         lr.Title("Learning rate", 12);
         lr.XLabel("step");
 
-        multiplot.SavePng(path, 1400, 1000);
+        using var image = multiplot.Render(1400, 1000);
+        AtomicFile.WriteAllBytes(path, image.GetImageBytes(ImageFormat.Png, 100));
     }
 
     private static void AddLine(Plot plot, double[] xs, double[] ys, string? label)

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
+using Decomp.Apps;
 using Decomp.Train.Vision.Augmentation;
 using Decomp.Train.Vision.Cli;
 using Decomp.Train.Vision.Data;
@@ -24,8 +25,11 @@ internal static class ExitCodes
     public const int Success = 0;
     /// <summary>An unexpected failure.</summary>
     public const int Failure = 1;
-    /// <summary>Bad command-line arguments.</summary>
-    public const int BadArguments = 2;
+    /// <summary>
+    /// Bad command-line arguments, and the bad input of <see cref="Decomp.Apps.ExitCodes.BadInput"/>: a damaged checkpoint
+    /// (<see cref="BadInputException"/>), a run folder that another process owns (<see cref="RunFolderInUseException"/>).
+    /// </summary>
+    public const int BadArguments = Decomp.Apps.ExitCodes.BadInput;
     /// <summary>Missing, truncated or corrupt data or checkpoint files.</summary>
     public const int BadData = 3;
     /// <summary>Stopped by Ctrl+C or SIGTERM after writing a checkpoint; continue with --resume.</summary>
@@ -52,15 +56,19 @@ internal static class TrainingRun
         var checkpointPath = Path.Combine(outputDirectory, Checkpoint.FileName);
         CheckpointState? resumed = null;
         var options = requested;
+        Exception NoCheckpoint() => new FileNotFoundException(
+            $"--resume: there is no checkpoint ({Checkpoint.FileName}) in {outputDirectory}; pass the run's --output, or start it without --resume.");
+        if (requested.BenchmarkSteps == 0 && requested.Resume && !Directory.Exists(outputDirectory)) throw NoCheckpoint();
+        // One process per run folder, from before its checkpoint is read until the run ends (or the process dies).
+        using var owner = requested.BenchmarkSteps == 0 ? RunFolder.Acquire(outputDirectory) : null;
         if (requested.BenchmarkSteps == 0 && requested.Resume)
         {
-            if (!File.Exists(checkpointPath))
-                throw new FileNotFoundException($"--resume: there is no checkpoint ({Checkpoint.FileName}) in {outputDirectory}; pass the run's --output, or start it without --resume.");
+            if (!File.Exists(checkpointPath)) throw CheckpointFile.OnlyPrevious(checkpointPath) ?? NoCheckpoint();
             resumed = Checkpoint.ReadState(checkpointPath);
             options = MergeForResume(resumed.Options, requested, explicitFields) with { Output = outputDirectory };
             options.Validate();
         }
-        else if (requested.BenchmarkSteps == 0 && File.Exists(checkpointPath))
+        else if (requested.BenchmarkSteps == 0 && CheckpointFile.Exists(checkpointPath))
         {
             throw new ArgumentException($"{outputDirectory} already holds a run ({Checkpoint.FileName}); pass --resume to continue it, or choose another --output.", "--output");
         }

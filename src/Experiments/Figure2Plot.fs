@@ -46,7 +46,7 @@ module Figure2Plot =
         plot.Axes.SetLimitsY(0.0, max (trueMi * 1.1) (2.0 * log (float (Array.max ks)) * 1.05))
         plot.ShowLegend(ScottPlot.Alignment.UpperLeft) |> ignore
 
-    /// Renders the summary to a PNG at `path` (one panel per true MI, side by side) and returns the path.
+    /// Renders the summary to a PNG at `path` (one panel per true MI, side by side), written atomically, and returns the path.
     let save (path: string) (rows: SummaryRow list) =
         let mis = rows |> List.map _.TrueMi |> List.distinct |> List.sort
         if mis.IsEmpty then invalidArg (nameof rows) "nothing to plot: the summary is empty"
@@ -54,7 +54,6 @@ module Figure2Plot =
         multiplot.Layout <- ScottPlot.MultiplotLayouts.Grid(1, mis.Length)
         ScottPlot.IMultiplotExtensions.AddPlots(multiplot, mis.Length)
         mis |> List.iteri (fun i mi -> panel (ScottPlot.IMultiplotExtensions.GetPlot(multiplot, i)) mi (rows |> List.filter (fun r -> r.TrueMi = mi)))
-        let temporary = path + ".tmp.png"
-        ScottPlot.IMultiplotExtensions.SavePng(multiplot, temporary, 480 * mis.Length, 440) |> ignore
-        IO.File.Move(temporary, path, true)
+        use image = ScottPlot.IMultiplotExtensions.Render(multiplot, 480 * mis.Length, 440)
+        Decomp.Apps.AtomicFile.WriteAllBytes(path, ReadOnlyMemory(image.GetImageBytes(ScottPlot.ImageFormat.Png, 100)))
         path

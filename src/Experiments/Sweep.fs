@@ -1,8 +1,7 @@
 namespace Decomp.Experiments
 
 open System
-open System.Globalization
-open System.IO
+open CsvHelper.Configuration.Attributes
 open TorchSharp
 
 /// What a sweep covers; one run per (true MI, K, estimator, seed).
@@ -42,6 +41,24 @@ type SweepSettings =
             Seeds = [ 1; 2; 3; 4; 5 ]
             Steps = 5000
             ConditionalExamples = 256 }
+
+/// What identifies a run in runs.csv and curves.csv: every setting that changes its result. Its properties are the
+/// first columns of both files (CsvHelper maps them by these names).
+[<CLIMutable>]
+type RunKey =
+    { [<Name "true_mi">] TrueMi: float
+      [<Name "k">] Candidates: int
+      /// The estimator's name (`Estimator.Name`).
+      [<Name "estimator">] Estimator: string
+      [<Name "seed">] Seed: int
+      [<Name "steps">] Steps: int
+      [<Name "dimensions">] Dimensions: int
+      [<Name "width">] Width: int
+      [<Name "learning_rate">] LearningRate: float
+      [<Name "conditional_examples">] ConditionalExamples: int
+      [<Name "evaluation_batches">] EvaluationBatches: int
+      /// The device type ("CPU", "CUDA"): numbers differ between devices.
+      [<Name "device">] Device: string }
 
 /// One (true MI, K, estimator) cell of the summary: the spread is over seeds.
 type SummaryRow =
@@ -91,64 +108,19 @@ module Sweep =
             | InfoNceS -> float r.Candidates + float (min r.ConditionalExamples (r.Candidates / 2)) * float (r.Candidates / 2 - 1)
         float (r.Steps + r.EvaluationBatches) * (encodings + 64.0)
 
-    /// The key that identifies a run in runs.csv: every setting that changes its result.
-    let key (r: RunSettings) =
-        String.Join(
-            "|",
-            [ string r.TrueMi; string r.Candidates; r.Estimator.Name; string r.Seed; string r.Steps; string r.Dimensions
-              string r.Width; r.LearningRate.ToString("R", CultureInfo.InvariantCulture); string r.ConditionalExamples
-              string r.EvaluationBatches; string r.Device.``type`` ]
-        )
-
-    let private invariant (v: float) = v.ToString("R", CultureInfo.InvariantCulture)
-
-    let runsHeader =
-        "true_mi,k,estimator,seed,steps,dimensions,width,learning_rate,conditional_examples,evaluation_batches,device,estimate,standard_error,cap,first_view_mi,conditional_mi,seconds"
-
-    let runRow (r: RunResult) =
-        let s = r.Settings
-        String.Join(
-            ",",
-            [ invariant s.TrueMi; string s.Candidates; s.Estimator.Name; string s.Seed; string s.Steps; string s.Dimensions
-              string s.Width; invariant s.LearningRate; string s.ConditionalExamples; string s.EvaluationBatches
-              string s.Device.``type``; invariant r.Estimate; invariant r.StandardError; invariant r.Cap
-              invariant r.FirstViewMi; invariant r.ConditionalMi; r.Seconds.ToString("F2", CultureInfo.InvariantCulture) ]
-        )
-
-    let curvesHeader = "true_mi,k,estimator,seed,step,estimate"
-
-    let curveRows (r: RunResult) =
-        r.Curve
-        |> List.map (fun p ->
-            String.Join(",", [ invariant r.Settings.TrueMi; string r.Settings.Candidates; r.Settings.Estimator.Name; string r.Settings.Seed; string p.Step; invariant p.Estimate ]))
-
-    /// Writes `lines` to `path` through a temporary file and a rename, so a killed run never leaves half a file.
-    let writeAtomically (path: string) (lines: string seq) =
-        let temporary = path + ".tmp"
-        File.WriteAllLines(temporary, lines)
-        File.Move(temporary, path, true)
-
-    /// The runs already recorded in `runs.csv` (for resuming), keyed like `key`, with their CSV rows.
-    let recorded (path: string) : Map<string, string> =
-        if not (File.Exists path) then Map.empty
-        else
-            File.ReadAllLines path
-            |> Array.skip 1
-            |> Array.filter (fun l -> l.Trim() <> "")
-            |> Array.map (fun line ->
-                let c = line.Split ','
-                String.Join("|", [ c[0]; c[1]; c[2]; c[3]; c[4]; c[5]; c[6]; c[7]; c[8]; c[9]; c[10] ]), line)
-            |> Map.ofArray
-
-    /// (true MI, K, estimator, estimate) from a runs.csv row.
-    let parseRow (line: string) =
-        let c = line.Split ','
-        let number (s: string) = Double.Parse(s, CultureInfo.InvariantCulture)
-        let estimator =
-            match Estimator.Parse c[2] with
-            | Ok e -> e
-            | Error message -> failwith message
-        number c[0], int c[1], estimator, number c[11]
+    /// The key that identifies a run in runs.csv and curves.csv: every setting that changes its result.
+    let key (r: RunSettings) : RunKey =
+        { TrueMi = r.TrueMi
+          Candidates = r.Candidates
+          Estimator = r.Estimator.Name
+          Seed = r.Seed
+          Steps = r.Steps
+          Dimensions = r.Dimensions
+          Width = r.Width
+          LearningRate = r.LearningRate
+          ConditionalExamples = r.ConditionalExamples
+          EvaluationBatches = r.EvaluationBatches
+          Device = string r.Device.``type`` }
 
     let summarise (rows: (float * int * Estimator * float) seq) : SummaryRow list =
         rows
@@ -159,16 +131,16 @@ module Sweep =
             let spread =
                 if values.Length < 2 then 0.0
                 else sqrt (Array.sumBy (fun v -> (v - mean) ** 2.0) values / float (values.Length - 1))
-            { TrueMi = mi
-              Candidates = k
-              Estimator = e
-              Runs = values.Length
-              Mean = mean
-              Spread = spread
-              Minimum = Array.min values
-              Maximum = Array.max values
-              LogK = log (float k)
-              TwoLogK = 2.0 * log (float k) })
+            ({ TrueMi = mi
+               Candidates = k
+               Estimator = e
+               Runs = values.Length
+               Mean = mean
+               Spread = spread
+               Minimum = Array.min values
+               Maximum = Array.max values
+               LogK = log (float k)
+               TwoLogK = 2.0 * log (float k) }: SummaryRow))
         |> Seq.sortBy (fun r -> r.TrueMi, r.Candidates, Estimator.All |> List.findIndex ((=) r.Estimator))
         |> List.ofSeq
 
