@@ -136,20 +136,25 @@ module Native =
                 | null
                 | "" -> None
                 | folder -> Some(loadLibtorchFrom folder)
-             let packaged = if (shimBesideAssembly ()).IsNone then fromPackageCache () else None
-             // From the package cache, the shim's libtorch sits in another package, out of reach of its $ORIGIN
-             // runpath: load it first by full path (unless DECOMP_LIBTORCH already gave one).
-             let handles =
-                 match libtorch, packaged with
-                 | Some(_, handles), _ -> handles
-                 | None, Some(_, Some folder) -> loadLibtorchComponents folder
-                 | None, _ -> Map.empty
+             let beside = shimBesideAssembly ()
+             let packaged = if beside.IsNone then fromPackageCache () else None
+             let original = beside |> Option.orElse (packaged |> Option.map fst)
              // Where this process's libstdc++ is older than the shim asks for (Debian 12), a copy that loads
              // (NativeShim.loadable); anywhere else the file itself.
-             let shim =
-                 shimBesideAssembly ()
-                 |> Option.orElse (packaged |> Option.map fst)
-                 |> Option.map NativeShim.loadable
+             let shim = original |> Option.map NativeShim.loadable
+             // The shim finds libtorch through its $ORIGIN runpath. From the package cache libtorch sits in another
+             // package, and a patched copy sits in the per-user cache: either way it is out of reach, so libtorch is
+             // loaded first by full path (unless DECOMP_LIBTORCH already gave one).
+             let libtorchBeside =
+                 match original, shim with
+                 | Some o, Some s when s <> o -> Some(Path.GetDirectoryName o)
+                 | _ -> None
+             let handles =
+                 match libtorch, packaged, libtorchBeside with
+                 | Some(_, handles), _, _ -> handles
+                 | None, Some(_, Some folder), _ -> loadLibtorchComponents folder
+                 | None, _, Some folder -> loadLibtorchComponents folder
+                 | None, _, None -> Map.empty
              // Answering "torch_cpu"/"torch_cuda" with the libraries loaded above keeps a second libtorch (from the
              // application's folder) out of the process; LibTorchSharp's own dependencies then bind by soname to ours.
              let resolve (name: string) _ _ =

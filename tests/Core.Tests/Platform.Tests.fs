@@ -18,9 +18,9 @@ let private repositoryRoot =
 
 /// Runs an F# script in a fresh `dotnet fsi` that references this test's build output, with extra environment
 /// variables; returns (exit code, stdout + stderr).
-let private runScript (environment: (string * string) list) (body: string) =
+let private runScriptFrom (folder: string) (environment: (string * string) list) (body: string) =
     let script = Path.Combine(Path.GetTempPath(), $"decomp-{Guid.NewGuid():N}.fsx")
-    let reference (assembly: string) = "#r @\"" + Path.Combine(outputFolder, assembly) + "\""
+    let reference (assembly: string) = "#r @\"" + Path.Combine(folder, assembly) + "\""
     let header = [ reference "TorchSharp.dll"; reference "Decomp.Core.dll" ]
     File.WriteAllLines(script, header @ [ body ])
     try
@@ -36,6 +36,8 @@ let private runScript (environment: (string * string) list) (body: string) =
         p.ExitCode, out.Result + err.Result
     finally
         File.Delete script
+
+let private runScript = runScriptFrom outputFolder
 
 let private mappedLibtorch = """
 for line in System.IO.File.ReadLines "/proc/self/maps" do
@@ -113,6 +115,33 @@ let tests =
                     Expect.equal mapped [ folder.FullName ] "libtorch_cpu.so is mapped from DECOMP_LIBTORCH alone (no second copy from the app folder)"
                 finally
                     folder.Delete true
+        }
+
+        test "an app folder whose TorchSharp shim was never patched (packed on a newer Linux) still loads" {
+            // A tool or app packed where libstdc++ defines GLIBCXX_3.4.32 carries the shim as shipped; on Debian 12
+            // Decomp loads a patched copy from the per-user cache, whose $ORIGIN no longer reaches libtorch, so it must
+            // load libtorch from the app's own native folder first.
+            if onLinux then
+                let app = Directory.CreateTempSubdirectory("decomp-unpatched-app-").FullName
+                try
+                    let native = Directory.CreateDirectory(Path.Combine(app, "runtimes", "linux-x64", "native")).FullName
+                    for dll in [ "TorchSharp.dll"; "Decomp.Core.dll" ] do
+                        File.Copy(Path.Combine(outputFolder, dll), Path.Combine(app, dll))
+                    for file in Directory.GetFiles nativeFolder do
+                        if Path.GetFileName file <> "libLibTorchSharp.so" then
+                            File.CreateSymbolicLink(Path.Combine(native, Path.GetFileName file), file) |> ignore
+                    let packages =
+                        match Environment.GetEnvironmentVariable "NUGET_PACKAGES" with
+                        | null | "" -> Path.Combine(Environment.GetFolderPath Environment.SpecialFolder.UserProfile, ".nuget", "packages")
+                        | folder -> folder
+                    let shipped = Path.Combine(packages, "torchsharp", "0.107.0", "runtimes", "linux-x64", "native", "libLibTorchSharp.so")
+                    File.Copy(shipped, Path.Combine(native, "libLibTorchSharp.so"))
+                    let code, output =
+                        runScriptFrom app [] "Decomp.Core.Native.ensureLoaded ()\nprintfn \"SUM %f\" (TorchSharp.torch.ones(3L).sum().item<float32>())"
+                    Expect.equal code 0 $"the script runs:\n{output}"
+                    Expect.stringContains output "SUM 3.000000" "TorchSharp computes"
+                finally
+                    Directory.Delete(app, true)
         }
 
         test "in a script, any first TorchSharp call works once Native.ensureLoaded has run" {
