@@ -20,7 +20,11 @@ type BenchmarkProgress =
     member p.Line =
         let r = p.Run
         let clock (t: TimeSpan) = if t.TotalHours >= 1.0 then t.ToString(@"h\:mm\:ss") else t.ToString(@"m\:ss")
-        $"[{p.Done}/{p.Total}] {r.Task} {r.Method} seed {r.Seed}: {r.Estimate:F3} (true {r.Truth:F3}), {r.Seconds:F1} s; elapsed {clock p.Elapsed}, ETA {clock p.Remaining}"
+        let outcome =
+            match r.Error with
+            | Some error -> $"failed ({error})"
+            | None -> $"{r.Estimate:F3} (true {r.Truth:F3})"
+        $"[{p.Done}/{p.Total}] {r.Task} {r.Method} seed {r.Seed}: {outcome}, {r.Seconds:F1} s; elapsed {clock p.Elapsed}, ETA {clock p.Remaining}"
 
 /// Settings of a benchmark run. `Benchmark.defaults` is bmi's protocol on every task; `Quick` is the CI subset.
 type BenchmarkOptions =
@@ -47,7 +51,11 @@ type BenchmarkOptions =
       /// most 150; every estimator and route still runs.
       Quick: bool
       /// Called after each run; `Benchmark.toStandardError` prints its line.
-      Progress: BenchmarkProgress -> unit }
+      Progress: BenchmarkProgress -> unit
+      /// torch's intra-op threads during the run (restored after), None to leave them. The critics are small, so one
+      /// thread wastes little, and on a machine shared with other processes two threads per process made a run 14
+      /// times slower than one (OpenMP threads spinning for a core).
+      Threads: int option }
 
 /// What a benchmark wrote and found.
 type BenchmarkResult =
@@ -80,7 +88,8 @@ module Benchmark =
           Critic = Separable
           OutputFolder = "benchmark-bmi"
           Quick = false
-          Progress = toStandardError }
+          Progress = toStandardError
+          Threads = Some 1 }
 
     /// The CI subset: a Gaussian, a heavy-tailed and a transformed task, and the Gaussian conditional task.
     let quickTasks = [ "1v1-normal-0.75"; "student-identity-2-2-1"; "half_cube-multinormal-sparse-3-3-2-2.0"; "conditional-gaussian-2-2-2" ]
@@ -122,16 +131,18 @@ module Benchmark =
           $"- Wall time: {seconds:F0} s."
           "- A cell is the mean ± sd over seeds of the test estimate (no runs dropped); bold: closest to the truth." ]
 
-    let private write (o: BenchmarkOptions) (runs: BenchmarkRun list) (seconds: float) (withPlot: bool) =
-        let csv, md, png = paths o.OutputFolder
+    /// Writes results.csv, results.md (with `header` lines) and heatmap.png of `runs` into `folder`, each atomically.
+    let writeReport (folder: string) (header: string list) (runs: BenchmarkRun list) =
+        let csv, md, png = paths folder
         Decomp.Apps.AtomicFile.WriteAllLines(csv, Report.csvLines runs)
-        if withPlot then
-            Decomp.Apps.AtomicFile.WriteAllText(md, Report.markdown (header o seconds) runs)
-            Decomp.Apps.AtomicFile.WriteAllBytes(png, ReadOnlyMemory(Report.heatmapPng runs))
+        Decomp.Apps.AtomicFile.WriteAllText(md, Report.markdown header runs)
+        Decomp.Apps.AtomicFile.WriteAllBytes(png, ReadOnlyMemory(Report.heatmapPng runs))
 
-    /// Runs every selected estimator on every selected task and seed; results.csv is rewritten (atomically) after each
-    /// run, results.md and heatmap.png at the end. Returns the runs, their summary and the paths.
-    let run (options: BenchmarkOptions) : BenchmarkResult =
+    let private write (o: BenchmarkOptions) (runs: BenchmarkRun list) (seconds: float) (withPlot: bool) =
+        if withPlot then writeReport o.OutputFolder (header o seconds) runs
+        else Decomp.Apps.AtomicFile.WriteAllLines(Path.Combine(o.OutputFolder, "results.csv"), Report.csvLines runs)
+
+    let private execute (options: BenchmarkOptions) : BenchmarkResult =
         let o = effective options
         Directory.CreateDirectory o.OutputFolder |> ignore
         let miTasks = Tasks.all |> List.filter (fun t -> selected o t.Id)
@@ -150,23 +161,32 @@ module Benchmark =
         let row (task, kind, dx, dy, dz, method, seed, truth) (e: MiEstimate) =
             { Task = task; Kind = kind; DimX = dx; DimY = dy; DimZ = dz; Method = method; Seed = seed; Samples = o.Samples
               Truth = truth; Estimate = e.Value; StandardError = e.StandardError; Lower = e.Lower; Upper = e.Upper
-              Steps = e.Steps; BestStep = e.BestStep; Seconds = e.Seconds; Warnings = e.Warnings }
+              Steps = e.Steps; BestStep = e.BestStep; Seconds = e.Seconds; Warnings = e.Warnings; Error = None }
+        // One estimator that diverges (an overflowing bound) must not end the benchmark: the run is recorded as failed.
+        let attempt (key: string * string * int * int * int * string * int * float) (estimate: unit -> MiEstimate) =
+            let started = Stopwatch.StartNew()
+            try row key (estimate ())
+            with :? ArgumentException as e ->
+                let task, kind, dx, dy, dz, method, seed, truth = key
+                { Task = task; Kind = kind; DimX = dx; DimY = dy; DimZ = dz; Method = method; Seed = seed; Samples = o.Samples
+                  Truth = truth; Estimate = nan; StandardError = nan; Lower = nan; Upper = nan; Steps = 0; BestStep = 0
+                  Seconds = started.Elapsed.TotalSeconds; Warnings = []; Error = Some(e.Message.Split('\n')[0]) }
         for task in miTasks do
             for seed in o.Seeds do
                 use scope = torch.NewDisposeScope()
                 let x, y = task.Sample o.Samples seed
                 for estimator in o.Estimators do
                     use inner = torch.NewDisposeScope()
-                    let estimate = Estimation.mutualInformation { estimationOptions seed with Estimator = estimator } x y
-                    record (row (task.Id, "mi", task.DimX, task.DimY, 0, estimator.Name, seed, task.TrueMi) estimate)
+                    record (attempt (task.Id, "mi", task.DimX, task.DimY, 0, estimator.Name, seed, task.TrueMi) (fun () ->
+                        Estimation.mutualInformation { estimationOptions seed with Estimator = estimator } x y))
         for task in cmiTasks do
             for seed in o.Seeds do
                 use scope = torch.NewDisposeScope()
                 let x, y, z = task.Sample o.Samples seed
                 for route in o.Routes do
                     use inner = torch.NewDisposeScope()
-                    let estimate = Estimation.conditionalMutualInformation { estimationOptions seed with Critic = Separable } route x y z
-                    record (row (task.Id, "cmi", task.DimX, task.DimY, task.DimZ, route.Name, seed, task.TrueCmi) estimate)
+                    record (attempt (task.Id, "cmi", task.DimX, task.DimY, task.DimZ, route.Name, seed, task.TrueCmi) (fun () ->
+                        Estimation.conditionalMutualInformation { estimationOptions seed with Critic = Separable } route x y z))
         let runs = List.ofSeq runs
         let seconds = clock.Elapsed.TotalSeconds
         if not runs.IsEmpty then write o runs seconds true
@@ -179,3 +199,13 @@ module Benchmark =
           MarkdownPath = md
           HeatmapPath = png
           Seconds = seconds }
+
+    /// Runs every selected estimator on every selected task and seed; results.csv is rewritten (atomically) after each
+    /// run, results.md and heatmap.png at the end. Returns the runs, their summary and the paths.
+    let run (options: BenchmarkOptions) : BenchmarkResult =
+        match options.Threads with
+        | None -> execute options
+        | Some threads ->
+            let previous = torch.get_num_threads ()
+            torch.set_num_threads threads
+            try execute options finally torch.set_num_threads previous

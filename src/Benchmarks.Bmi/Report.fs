@@ -26,7 +26,9 @@ type BenchmarkRun =
       Steps: int
       BestStep: int
       Seconds: float
-      Warnings: string list }
+      Warnings: string list
+      /// Why the estimate failed (its numbers are then NaN), e.g. a bound that overflowed in training.
+      Error: string option }
 
 /// The runs of one task and method summarised over seeds.
 type BenchmarkCell =
@@ -37,7 +39,10 @@ type BenchmarkCell =
       Mean: float
       /// The standard deviation over seeds (0 with one seed).
       Sd: float
+      /// Seeds with an estimate (failed runs are left out of the mean).
       Seeds: int
+      /// Seeds whose run failed.
+      Failed: int
       /// |Mean - Truth| <= 0.1 Truth.
       WithinTenPercent: bool }
 
@@ -55,8 +60,8 @@ module Report =
         runs
         |> List.groupBy (fun r -> r.Task, r.Method)
         |> List.map (fun ((task, method), rs) ->
-            let values = rs |> List.map _.Estimate
-            let mean = List.average values
+            let values = rs |> List.filter (fun r -> r.Error.IsNone) |> List.map _.Estimate
+            let mean = if values.IsEmpty then nan else List.average values
             let sd =
                 if values.Length < 2 then 0.0
                 else sqrt (values |> List.sumBy (fun v -> (v - mean) ** 2.0) |> fun s -> s / float (values.Length - 1))
@@ -68,6 +73,7 @@ module Report =
               Mean = mean
               Sd = sd
               Seeds = values.Length
+              Failed = rs.Length - values.Length
               WithinTenPercent = abs (mean - truth) <= Tolerance * truth })
 
     /// Per method, in order of first appearance: (method, tasks within 10% of the truth, tasks run).
@@ -81,13 +87,48 @@ module Report =
 
     /// The header and one line per run.
     let csvLines (runs: BenchmarkRun list) =
-        "task,kind,dim_x,dim_y,dim_z,method,seed,samples,truth,estimate,standard_error,lower,upper,steps,best_step,seconds,warnings"
+        "task,kind,dim_x,dim_y,dim_z,method,seed,samples,truth,estimate,standard_error,lower,upper,steps,best_step,seconds,warnings,error"
         :: [ for r in runs ->
                  [ csvField r.Task; r.Kind; string r.DimX; string r.DimY; string r.DimZ; r.Method; string r.Seed; string r.Samples
                    invariant r.Truth; invariant r.Estimate; invariant r.StandardError; invariant r.Lower; invariant r.Upper
                    string r.Steps; string r.BestStep; r.Seconds.ToString("F2", CultureInfo.InvariantCulture)
-                   csvField (String.Join(" | ", r.Warnings)) ]
+                   csvField (String.Join(" | ", r.Warnings)); csvField (defaultArg r.Error "") ]
                  |> String.concat "," ]
+
+    /// The fields of one CSV line (RFC 4180 quoting, as `csvLines` writes it).
+    let private csvFields (line: string) =
+        let fields = ResizeArray<string>()
+        let field = StringBuilder()
+        let mutable quoted = false
+        let mutable i = 0
+        while i < line.Length do
+            let c = line[i]
+            if quoted then
+                if c = '"' && i + 1 < line.Length && line[i + 1] = '"' then
+                    field.Append('"') |> ignore
+                    i <- i + 1
+                elif c = '"' then quoted <- false
+                else field.Append(c) |> ignore
+            elif c = '"' then quoted <- true
+            elif c = ',' then
+                fields.Add(field.ToString())
+                field.Clear() |> ignore
+            else field.Append(c) |> ignore
+            i <- i + 1
+        fields.Add(field.ToString())
+        fields.ToArray()
+
+    /// The runs of a results.csv written by `csvLines` (to merge runs made apart, or to redraw the report).
+    let ofCsvLines (lines: string seq) : BenchmarkRun list =
+        let parse (s: string) = Double.Parse(s, CultureInfo.InvariantCulture)
+        [ for line in Seq.skip 1 lines do
+              if not (String.IsNullOrWhiteSpace line) then
+                  let f = csvFields line
+                  { Task = f[0]; Kind = f[1]; DimX = int f[2]; DimY = int f[3]; DimZ = int f[4]; Method = f[5]; Seed = int f[6]
+                    Samples = int f[7]; Truth = parse f[8]; Estimate = parse f[9]; StandardError = parse f[10]; Lower = parse f[11]
+                    Upper = parse f[12]; Steps = int f[13]; BestStep = int f[14]; Seconds = parse f[15]
+                    Warnings = (if f[16] = "" then [] else f[16].Split(" | ") |> List.ofArray)
+                    Error = (if f.Length > 17 && f[17] <> "" then Some f[17] else None) } ]
 
     let private f2 (v: float) = v.ToString("F2", CultureInfo.InvariantCulture)
 
@@ -100,12 +141,16 @@ module Report =
         text.AppendLine("|---|---|---:|" + String.replicate methods.Length "---:|") |> ignore
         for r in tasks do
             let row = cells |> List.filter (fun c -> c.Task = r.Task)
-            let best = row |> List.minBy (fun c -> abs (c.Mean - c.Truth))
+            let best = row |> List.minBy (fun c -> if Double.IsNaN c.Mean then infinity else abs (c.Mean - c.Truth))
             let cell m =
                 match row |> List.tryFind (fun c -> c.Method = m) with
                 | None -> ""
                 | Some c ->
-                    let value = if c.Seeds > 1 then $"{f2 c.Mean} ± {f2 c.Sd}" else f2 c.Mean
+                    let value =
+                        if c.Seeds = 0 then "failed"
+                        elif c.Seeds > 1 then $"{f2 c.Mean} ± {f2 c.Sd}"
+                        else f2 c.Mean
+                    let value = if c.Failed > 0 && c.Seeds > 0 then $"{value} ({c.Failed} failed)" else value
                     if c.Method = best.Method then $"**{value}**" else value
             let truth = r.Truth.ToString("F3", CultureInfo.InvariantCulture)
             text.AppendLine($"| `{r.Task}` | {dims r} | {truth} | " + String.Join(" | ", methods |> List.map cell) + " |") |> ignore
