@@ -127,7 +127,7 @@ module Benchmark =
     let private header (o: BenchmarkOptions) (seconds: float) =
         let seeds = String.Join(", ", o.Seeds)
         [ $"- Protocol: Decomp.Core.Estimation (bmi's: standardised columns, 50/25/25 train/validation/test split, Adam 1e-3, batch {Estimation.defaults.BatchSize}, validation every {Estimation.defaults.EvaluateEvery} steps, patience {Estimation.defaults.Patience}, estimate on the test part)."
-          $"- N = {o.Samples} rows per sample, seeds {seeds}, at most {o.MaxSteps} steps, critic {o.Critic} (hidden {Estimation.defaults.HiddenSizes}); conditional tasks: InfoNCE by each route."
+          $"- N = {o.Samples} rows per sample, seeds {seeds}, at most {o.MaxSteps} steps, critic {o.Critic} (hidden {Estimation.defaults.HiddenSizes}, embedding {Estimation.defaults.EmbeddingSize}); conditional tasks: InfoNCE by each route."
           $"- Wall time: {seconds:F0} s."
           "- A cell is the mean ± sd over seeds of the test estimate (no runs dropped); bold: closest to the truth." ]
 

@@ -182,9 +182,11 @@ module Report =
         let methods = all |> List.map _.Method |> List.distinct |> Array.ofList
         let rows, columns = tasks.Length, methods.Length
         let ratio = Array2D.create rows columns nan
+        let failed = Array2D.create rows columns false
         tasks |> List.iteri (fun i r ->
             methods |> Array.iteri (fun j m ->
                 match all |> List.tryFind (fun c -> c.Task = r.Task && c.Method = m) with
+                | Some c when c.Seeds = 0 -> failed[i, j] <- true
                 | Some c -> ratio[i, j] <- c.Mean / c.Truth
                 | None -> ()))
         use plot = new ScottPlot.Plot()
@@ -195,7 +197,12 @@ module Report =
         heatmap.Rectangle <- ScottPlot.CoordinateRect(0.0, float columns, 0.0, float rows)
         for i in 0 .. rows - 1 do
             for j in 0 .. columns - 1 do
-                if not (Double.IsNaN ratio[i, j]) then
+                if failed[i, j] then
+                    let label = plot.Add.Text("failed", float j + 0.5, float (rows - i) - 0.5)
+                    label.LabelFontSize <- 11.0f
+                    label.LabelAlignment <- ScottPlot.Alignment.MiddleCenter
+                    label.LabelFontColor <- ScottPlot.Colors.Gray
+                elif not (Double.IsNaN ratio[i, j]) then
                     let label = plot.Add.Text(ratio[i, j].ToString("F2", CultureInfo.InvariantCulture), float j + 0.5, float (rows - i) - 0.5)
                     label.LabelFontSize <- 11.0f
                     label.LabelAlignment <- ScottPlot.Alignment.MiddleCenter
@@ -204,12 +211,13 @@ module Report =
         methods |> Array.iteri (fun j m -> bottom.AddMajor(float j + 0.5, m))
         plot.Axes.Bottom.TickGenerator <- bottom
         plot.Axes.Bottom.TickLabelStyle.Rotation <- -35.0f
-        plot.Axes.Bottom.TickLabelStyle.Alignment <- ScottPlot.Alignment.MiddleRight
+        plot.Axes.Bottom.TickLabelStyle.Alignment <- ScottPlot.Alignment.UpperRight
+        plot.Axes.Bottom.MinimumSize <- 110.0f
         let left = ScottPlot.TickGenerators.NumericManual()
         tasks |> List.iteri (fun i r -> left.AddMajor(float (rows - i) - 0.5, $"{r.Task} ({f2 r.Truth})"))
         plot.Axes.Left.TickGenerator <- left
         plot.Axes.SetLimits(0.0, float columns, 0.0, float rows)
-        plot.Title("estimate / true value (mean over seeds)")
+        plot.Title("estimate / true value (mean over seeds; blank: not run)")
         let bar = plot.Add.ColorBar(heatmap)
         bar.Label <- "estimate / truth"
-        plot.GetImageBytes(260 + 95 * columns, 140 + 24 * rows, ScottPlot.ImageFormat.Png)
+        plot.GetImageBytes(420 + 95 * columns, 200 + 24 * rows, ScottPlot.ImageFormat.Png)
