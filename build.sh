@@ -19,7 +19,7 @@ restore() {
 
 # Expecto suites are console apps; each writes a JUnit summary we count from. Notebooks.Tests runs every notebook in
 # paper-notebooks/ in the real kernel (dotnet repl) in quick mode, one test per notebook.
-expecto_suites=(tests/Core.Tests tests/Experiments.Tests tests/Notebooks.Tests)
+expecto_suites=(tests/Core.Tests tests/Experiments.Tests tests/Benchmarks.Tests tests/Notebooks.Tests)
 # xUnit suites run under `dotnet test`; each writes a TRX file we count from.
 xunit_suites=(tests/Api.Tests tests/Apps.Tests tests/Cli.Tests tests/Dialogue.Tests tests/Vision.Tests)
 
