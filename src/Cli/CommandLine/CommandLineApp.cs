@@ -55,6 +55,7 @@ internal static class CommandLineApp
         var root = new Command("decomp", Description) { help, new VersionOption() };
         var estimate = EstimateCommand(output, error);
         root.Subcommands.Add(estimate);
+        root.Subcommands.Add(BenchmarkCommand(output, error));
         help.Action = new HelpWithDetails((HelpAction)help.Action!, estimate, EstimateDetails, output);
         var parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
@@ -134,6 +135,34 @@ internal static class CommandLineApp
             };
             return EstimateRun.Execute(options, output, error);
         }));
+        return command;
+    }
+
+    private static Command BenchmarkCommand(TextWriter output, TextWriter error)
+    {
+        var tasks = new Option<string[]>("--tasks")
+        {
+            Description = "Task ids or patterns with '*' (e.g. 'multinormal-*'), comma-separated; every task when left out.",
+            HelpName = "ID|PATTERN,...",
+            CustomParser = r => r.Tokens.SelectMany(t => t.Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray(),
+        };
+        var seeds = Positive("--seeds", "Seeds per task and estimator (0, 1, ...); each draws its own sample of 5,000 rows and trains afresh.", 5);
+        var maxSteps = Positive("--max-steps", "The most training steps per estimate.", new EstimationOptions().MaxSteps);
+        var noConditional = new Option<bool>("--no-conditional") { Description = "Leave out the conditional tasks (closed-form I(X; Y | Z), both routes)." };
+        var quick = new Option<bool>("--quick") { Description = "The CI subset: 4 tasks, 1 seed, at most 150 steps (about half a minute)." };
+        var outputFolder = new Option<string>("--output")
+        {
+            Description = "Folder for results.csv (every run), results.md (mean ± sd per task and estimator) and heatmap.png.",
+            DefaultValueFactory = _ => "decomp-benchmark",
+            HelpName = "DIR",
+        };
+        var command = new Command("benchmark", "Run bmi's 40-task benchmark (and conditional tasks of our own) through every estimator, with bmi's protocol.")
+        {
+            tasks, seeds, maxSteps, noConditional, quick, outputFolder,
+        };
+        command.SetAction(r => Guard(error, () => BenchmarkRun.Execute(
+            new BenchmarkRequest(r.GetValue(tasks) ?? [], r.GetValue(seeds), r.GetValue(maxSteps), !r.GetValue(noConditional), r.GetValue(quick), r.GetValue(outputFolder)!),
+            output, error)));
         return command;
     }
 
