@@ -41,19 +41,9 @@ public sealed class CheckpointIntegrityTests : IDisposable
         Assert.Throws<SimulatedKill>(() => TrainingRun.Execute(options, AllGiven, TextWriter.Null, default,
             new RunHooks { AfterStep = s => { if (s == killAt) throw new SimulatedKill(); } }));
 
-    private static (int Code, string Output, string Error) Cli(params string[] args)
-    {
-        var (output, error) = (new StringWriter(), new StringWriter());
-        var code = CommandLineApp.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
+    private static (int Code, string Output, string Error) Cli(params string[] args) => CommandLineTests.Run(args);
 
-    private static void AssertOneLineError(string error)
-    {
-        Assert.StartsWith("error: ", error);
-        Assert.Single(error.TrimEnd().Split('\n'));
-        Assert.DoesNotContain("   at ", error);
-    }
+    private static void AssertOneLineError(string error) => CommandLineTests.AssertOneLineError(error);
 
     private static string[] DeterministicLog(string folder) =>
         File.ReadAllLines(Path.Combine(folder, TrainingRun.MetricsFile))

@@ -7,14 +7,16 @@ namespace Decomp.Vision.Tests;
 
 public class CommandLineTests
 {
-    private static (int Code, string Output, string Error) Run(params string[] args)
+    /// <summary>Runs the command line in-process; the checkpoint tests use it too.</summary>
+    internal static (int Code, string Output, string Error) Run(params string[] args)
     {
         var (output, error) = (new StringWriter(), new StringWriter());
         var code = CommandLineApp.Run(args, output, error);
         return (code, output.ToString(), error.ToString());
     }
 
-    private static void AssertOneLineError(string error)
+    /// <summary>One line starting "error: ", no stack trace.</summary>
+    internal static void AssertOneLineError(string error)
     {
         Assert.StartsWith("error: ", error);
         Assert.Single(error.TrimEnd().Split('\n'));
