@@ -11,8 +11,10 @@ let private clock (seconds: float) =
     let t = TimeSpan.FromSeconds(max 0.0 seconds)
     if t.TotalHours >= 1.0 then t.ToString(@"h\:mm\:ss") else t.ToString(@"m\:ss")
 
-/// Runs the sweep, writing every finished run to disk before the next starts, and prints progress with an ETA.
-let private sweep (request: Request) =
+/// Runs the sweep, writing every finished run to disk before the next starts, and prints progress with an ETA. A first
+/// Ctrl+C or SIGTERM abandons the run in hand (its steps are checked between training steps) and raises
+/// OperationCanceledException: the finished runs are on disk, and the same command resumes after them.
+let private sweep (interruption: Interruption) (request: Request) =
     let s = request.Sweep
     // One process per folder: a second one would train the same runs again and overwrite this one's records.
     use folder = RunFolder.Acquire request.Output
@@ -42,6 +44,7 @@ let private sweep (request: Request) =
         let label = $"[{done'.Length + i + 1}/{plan.Length}] MI {run.TrueMi:G4} K {run.Candidates} {run.Estimator.Name} seed {run.Seed}"
         let runCost = Sweep.cost run
         let progress step estimate =
+            interruption.ThrowIfRequested()
             if interactive then
                 let within = runCost * float step / float (max run.Steps 1)
                 let percent = 100.0 * (spentCost + within) / max totalCost 1.0
@@ -95,11 +98,14 @@ let main argv =
         match Cli.request results with
         | Error message -> fail ExitCodes.BadInput message
         | Ok request ->
+            use interruption = new Interruption()
             try
                 request.Threads |> Option.iter TorchSharp.torch.set_num_threads
-                sweep request
+                sweep interruption request
                 ExitCodes.Success
             with
+            | :? OperationCanceledException when interruption.Requested ->
+                fail ExitCodes.Interrupted $"stopped by {interruption.Signal.Value}; the finished runs are saved in {request.Output}: run the same command again to resume."
             | :? BadInputException as e -> fail ExitCodes.BadInput e.Message
             | :? RunFolderInUseException as e -> fail ExitCodes.BadInput e.Message
             | e -> fail ExitCodes.Failure e.Message

@@ -234,6 +234,24 @@ let tests =
                 Expect.equal after.Code 0 $"the folder is free once its owner is gone: {after.Error}")
         }
 
+        test "SIGTERM stops the sweep in one line with exit code 130, keeping the finished runs; the same command resumes" {
+            let folder = newFolder ()
+            // Three runs long enough (10,000 steps each) that the signal lands inside the second.
+            let sweep = tinySweep |> withOption "-k" "4,8,16" |> withOption "--steps" "10000"
+            let child = start dotnet ([ app ] @ sweep @ [ "-o"; folder ]) []
+            waitFor "[1/3]" child
+            use kill = Process.Start("kill", [ "-TERM"; string child.Process.Id ])
+            kill.WaitForExit()
+            let stopped = finish 60 child
+            Expect.equal stopped.Code 130 $"exit code 130 (128 + SIGINT, as for Ctrl+C):\n{stopped.Error}"
+            Expect.stringContains stopped.Error "stopped by SIGTERM; the finished runs are saved" "one line says what happened"
+            Expect.equal (stopped.Error.Trim().Split('\n').Length) 1 "one line"
+            Expect.isFalse (stopped.Out.Contains "[3/3]") "the sweep did not go on after the signal"
+            let resumed = runApp folder sweep
+            Expect.equal resumed.Code 0 resumed.Error
+            Expect.stringContains resumed.Out "already done" "the finished run is kept and not trained again"
+        }
+
         test "a changed sweep without --fresh keeps every earlier row; its summary uses only its own rows" {
             withFinishedCopy (fun folder ->
                 let changed = tinySweep |> withOption "--steps" "5" |> withOption "-k" "8,16"
