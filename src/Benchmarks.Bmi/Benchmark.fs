@@ -166,7 +166,7 @@ module Benchmark =
         let attempt (key: string * string * int * int * int * string * int * float) (estimate: unit -> MiEstimate) =
             let started = Stopwatch.StartNew()
             try row key (estimate ())
-            with :? ArgumentException as e ->
+            with :? ArgumentException | :? ArithmeticException as e ->
                 let task, kind, dx, dy, dz, method, seed, truth = key
                 { Task = task; Kind = kind; DimX = dx; DimY = dy; DimZ = dz; Method = method; Seed = seed; Samples = o.Samples
                   Truth = truth; Estimate = nan; StandardError = nan; Lower = nan; Upper = nan; Steps = 0; BestStep = 0

@@ -264,8 +264,9 @@ module Estimation =
           Train: bool -> unit
           Objective: torch.Tensor list -> torch.Tensor
           Value: torch.Tensor list -> torch.Tensor
-          /// The InfoNCE-family term that cannot exceed `Cap`, checked against it for the warning (for the chain rule,
-          /// I([Z, X]; Y): when it saturates, the difference understates the conditional MI).
+          /// Another InfoNCE-family term than `Value` that cannot exceed `Cap`, checked against it for the warning (for
+          /// the chain rule, I([Z, X]; Y): when it saturates, the difference understates the conditional MI). None: the
+          /// estimate itself is the capped term.
           Capped: (torch.Tensor list -> torch.Tensor) option
           Cap: float option }
 
@@ -345,10 +346,19 @@ module Estimation =
             let rows = permutation.narrow(0L, int64 position, int64 o.BatchSize)
             position <- position + o.BatchSize
             let objective = problem.Objective (train |> List.map (fun t -> t.index_select(0L, rows)))
+            let objectiveValue = objective.to_type(torch.float64).cpu().item<float> ()
+            // NWJ, TUBA and JS hold e^E outside a logarithm: a critic that grows large overflows them. Say so, by
+            // estimator and step, before a non-finite gradient reaches the parameters.
+            if not (Double.IsFinite objectiveValue) then
+                raise (
+                    ArithmeticException(
+                        $"The {o.Estimator.Name} bound became {objectiveValue} at training step {step + 1} (its scores overflowed). Use a smaller LearningRate, or a bound without e^E terms outside a logarithm (infonce, smile, dv)."
+                    )
+                )
             optimizer.zero_grad ()
             (-objective).backward ()
             optimizer.step () |> ignore
-            trainSum <- trainSum + objective.to_type(torch.float64).cpu().item<float> ()
+            trainSum <- trainSum + objectiveValue
             trainCount <- trainCount + 1
             step <- step + 1
             if step % o.EvaluateEvery = 0 || step = o.MaxSteps then
@@ -370,8 +380,14 @@ module Estimation =
         bestParameters |> List.iter (fun t -> t.Dispose())
         problem.Train false
         let values = batchValues problem.Value o.BatchSize test
-        let cappedValue = problem.Capped |> Option.map (fun capped -> batchValues capped o.BatchSize test |> Array.average)
+        if values |> Array.exists (Double.IsFinite >> not) then
+            raise (ArithmeticException($"The {o.Estimator.Name} bound is not finite on the test part (the critic's scores overflow it there). Use a smaller LearningRate, or a bound without e^E terms outside a logarithm (infonce, smile, dv)."))
         let mean, se, lower, upper = interval values
+        let cappedValue =
+            match problem.Cap, problem.Capped with
+            | None, _ -> None
+            | Some _, None -> Some mean
+            | Some _, Some capped -> Some(batchValues capped o.BatchSize test |> Array.average)
         let warnings =
             [ match problem.Cap, cappedValue with
               | Some cap, Some capped when capped >= (1.0 - CapMargin) * cap ->
@@ -402,21 +418,23 @@ module Estimation =
     /// The bound of `estimator` over an in-batch score matrix, averaged: (training objective, reported value).
     let private bound (o: EstimationOptions) (logBaseline: torch.Tensor) (mineState: Baselines.MineState ref) (matrix: torch.Tensor) (training: bool) =
         let scores = Scores.ofInBatch matrix
+        // The bounds checked their inputs; an overflowed value is reported by `run` with the estimator and the step.
+        let average (values: torch.Tensor) = values.mean()
         match o.Estimator with
-        | InfoNce -> Bounds.infoNce scores |> Scores.mean
-        | Nwj -> Baselines.nwj scores |> Scores.mean
-        | DonskerVaradhan -> Baselines.donskerVaradhan scores |> Scores.mean
+        | InfoNce -> Bounds.infoNce scores |> average
+        | Nwj -> Baselines.nwj scores |> average
+        | DonskerVaradhan -> Baselines.donskerVaradhan scores |> average
         | Mine when training ->
             let values, next = Baselines.mine scores mineState.Value
             mineState.Value <- next
-            Scores.mean values
-        | Mine -> Baselines.donskerVaradhan scores |> Scores.mean
-        | Tuba -> Baselines.tuba scores logBaseline |> Scores.mean
+            average values
+        | Mine -> Baselines.donskerVaradhan scores |> average
+        | Tuba -> Baselines.tuba scores logBaseline |> average
         // SMILE's clip bounds only the partition term: maximised directly, the positives' scores would grow without
         // limit. As Song and Ermon do, the critic trains on the Jensen-Shannon objective and SMILE reads it out.
-        | Smile when training -> Baselines.jensenShannonObjective scores |> Scores.mean
-        | Smile -> Baselines.smile scores 5.0 |> Scores.mean
-        | JensenShannon -> Baselines.jensenShannon scores |> Scores.mean
+        | Smile when training -> Baselines.jensenShannonObjective scores |> average
+        | Smile -> Baselines.smile scores 5.0 |> average
+        | JensenShannon -> Baselines.jensenShannon scores |> average
 
     /// I(X; Y) in nats from `x` [n, dx] and `y` [n, dy] (rows are paired samples), by `options` (see the module's
     /// summary for the protocol and `defaults` for the settings). ArgumentException names `x` or `y` for data that are
@@ -431,13 +449,12 @@ module Estimation =
             let logBaseline = torch.nn.Parameter(torch.tensor(0.0f, device = device)) // a scalar log a, learned
             let mineState = ref (Baselines.mineState 0.01)
             let value training (blocks: torch.Tensor list) = bound options logBaseline mineState (matrix blocks[0] blocks[1]) training
-            let capped = options.Estimator = InfoNce
             { Parameters = parameters @ (if options.Estimator = Tuba then [ logBaseline ] else [])
               Train = train
               Objective = value true
               Value = value false
-              Capped = (if capped then Some(value false) else None)
-              Cap = (if capped then Some(Scores.logCandidates options.BatchSize) else None) })
+              Capped = None
+              Cap = (if options.Estimator = InfoNce then Some(Scores.logCandidates options.BatchSize) else None) })
 
     /// I(X; Y | Z) in nats from `x` [n, dx], `y` [n, dy] and `z` [n, dz], by the paper's `route` (InfoNCE-family
     /// bounds with separable encoders; `options.Estimator` must be InfoNce). Same protocol and errors as
@@ -480,5 +497,5 @@ module Estimation =
               Train = train
               Objective = objective
               Value = value
-              Capped = Some(if route = ChainRule then jointTerm else value)
+              Capped = (if route = ChainRule then Some jointTerm else None)
               Cap = Some(Scores.logCandidates options.BatchSize) })

@@ -98,6 +98,20 @@ let tests =
                 Expect.isTrue (r.Value > 0.5 * truth && r.Value < 1.5 * truth) $"{route.Name}: {r.Value} within half of {truth} either way"
         }
 
+        test "a bound that overflows in training is reported by estimator and step, not as an error about an internal argument" {
+            // NWJ holds e^E outside a logarithm; a learning rate of 10 on nearly deterministic data drives the critic's
+            // scores past float32's range within a few steps.
+            let x, y, _ = correlated 1024 4 0.999 15UL
+            let message =
+                try
+                    Estimation.mutualInformation { quick with Estimator = Nwj; BatchSize = 64; LearningRate = 10.0; MaxSteps = 300 } x y |> ignore
+                    "no exception"
+                with :? ArithmeticException as e -> e.Message
+            Expect.stringContains message "The nwj bound became" "names the estimator"
+            Expect.stringContains message "at training step" "names the step"
+            Expect.stringContains message "smaller LearningRate" "says what to do"
+        }
+
         test "bad input is refused, naming the argument" {
             let x, y, _ = correlated 1024 2 0.5 14UL
             let options = { quick with BatchSize = 64 }
