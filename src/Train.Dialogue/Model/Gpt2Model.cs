@@ -49,10 +49,12 @@ public sealed class Gpt2Model : nn.Module
         using var _ = no_grad();
         var generator = new Generator((ulong)seed);
         double residualStd = 0.02 / Math.Sqrt(2.0 * Config.Layers);
+        // An explicit, disposed Scalar (see LastTokenStates): an implicit one can be finalised while libtorch reads it.
+        using var one = 1.0.ToScalar();
         foreach (var (name, parameter) in named_parameters())
         {
             if (name.EndsWith(".bias", StringComparison.Ordinal)) parameter.zero_();
-            else if (name.Contains(".ln_", StringComparison.Ordinal) || name.StartsWith("ln_f", StringComparison.Ordinal)) parameter.fill_(1.0);
+            else if (name.Contains(".ln_", StringComparison.Ordinal) || name.StartsWith("ln_f", StringComparison.Ordinal)) parameter.fill_(one);
             else if (name.EndsWith("c_proj.weight", StringComparison.Ordinal)) parameter.normal_(0, residualStd, generator);
             else parameter.normal_(0, 0.02, generator);
         }
