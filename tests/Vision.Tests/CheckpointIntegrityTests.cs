@@ -5,7 +5,7 @@ using Decomp.Train.Vision.Models;
 using Decomp.Train.Vision.Reporting;
 using Decomp.Train.Vision.Training;
 using Xunit;
-using VisionExit = Decomp.Train.Vision.Training.ExitCodes;
+using VisionExit = Decomp.Apps.ExitCodes;
 
 namespace Decomp.Vision.Tests;
 
@@ -77,7 +77,7 @@ public sealed class CheckpointIntegrityTests : IDisposable
 
         var (code, _, error) = Cli("--output", options.Output!, "--resume");
 
-        Assert.Equal(VisionExit.BadArguments, code);
+        Assert.Equal(VisionExit.BadInput, code);
         Assert.Equal(Decomp.Apps.ExitCodes.BadInput, code);
         AssertOneLineError(error);
         Assert.StartsWith($"error: {path} is damaged: its content's SHA-256 is ", error);

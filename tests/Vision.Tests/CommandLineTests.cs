@@ -1,3 +1,4 @@
+using Decomp.Apps;
 using Decomp.Train.Vision.Cli;
 using Decomp.Train.Vision.Reporting;
 using Decomp.Train.Vision.Training;
@@ -53,7 +54,7 @@ public class CommandLineTests
     {
         var (code, _, error) = Run(args);
 
-        Assert.Equal(ExitCodes.BadArguments, code);
+        Assert.Equal(ExitCodes.BadInput, code);
         AssertOneLineError(error);
     }
 
@@ -65,19 +66,19 @@ public class CommandLineTests
     {
         var (code, _, error) = Run(option, value);
 
-        Assert.Equal(ExitCodes.BadArguments, code);
+        Assert.Equal(ExitCodes.BadInput, code);
         AssertOneLineError(error);
         Assert.Contains(expected, error);
     }
 
     [Fact]
-    public void MissingDataSaysWhatToInstallWithCodeThree()
+    public void MissingDataSaysWhatToInstallWithCodeTwo()
     {
         using var temp = new TempFolder();
 
         var (code, _, error) = Run("--data-dir", temp.Path, "--output", temp.File("run"));
 
-        Assert.Equal(ExitCodes.BadData, code);
+        Assert.Equal(ExitCodes.BadInput, code);
         AssertOneLineError(error);
         Assert.Contains("dataset-fashion-mnist", error);
     }
@@ -92,7 +93,7 @@ public class CommandLineTests
 
         var (code, _, error) = Run("--data-dir", temp.Path, "--output", temp.File("run"), "--batch-size", "8", "--queue-size", "16", "--bn-splits", "2");
 
-        Assert.Equal(ExitCodes.BadData, code);
+        Assert.Equal(ExitCodes.BadInput, code);
         AssertOneLineError(error);
         Assert.Contains(labels, error);
     }
@@ -102,7 +103,7 @@ public class CommandLineTests
     {
         var (code, _, error) = Run("--dataset", "mnist");
 
-        Assert.Equal(ExitCodes.BadArguments, code);
+        Assert.Equal(ExitCodes.BadInput, code);
         Assert.Contains("--data-dir is required", error);
     }
 
@@ -139,7 +140,7 @@ public class CommandLineTests
 
         var (code, _, error) = Run("summarize", temp.Path);
 
-        Assert.Equal(ExitCodes.BadData, code);
+        Assert.Equal(ExitCodes.BadInput, code);
         Assert.Contains("has not finished", error);
     }
 }

@@ -1,4 +1,5 @@
 using System.Text;
+using Decomp.Apps;
 using Decomp.Train.Vision.Data;
 using Decomp.Train.Vision.Models;
 using Decomp.Train.Vision.Reporting;

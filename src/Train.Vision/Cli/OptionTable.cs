@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Decomp.Apps;
 using Decomp.Train.Vision.Data;
 using Decomp.Train.Vision.Models;
 using Decomp.Train.Vision.Training;
@@ -112,16 +113,15 @@ internal static class OptionTable
                   $"Epochs to train. 0 = no training: probe the randomly initialised encoder. Default: {TrainingOptions.DefaultEpochs}, or as many as --budget-minutes allows.",
                   null, (o, v) => o with { Epochs = v }),
             Value("--max-steps", nameof(TrainingOptions.MaxSteps), "Stop after this many steps (also caps a budget); 0 = no cap.", d.MaxSteps, (o, v) => o with { MaxSteps = v }),
-            Value("--budget-minutes", nameof(TrainingOptions.BudgetMinutes),
-                  "Train for about this many minutes, then probe: a short calibration times the steps, and the run is planned as that many steps (the learning-rate schedule spans them). 0 = no budget.",
-                  d.BudgetMinutes, (o, v) => o with { BudgetMinutes = v }),
+            Shared(CommonOptions.BudgetMinutes("Train for about this long, then probe: a short calibration times the steps, and the run is planned as that many steps (the learning-rate schedule spans them)."),
+                   nameof(TrainingOptions.BudgetMinutes), (o, v) => o with { BudgetMinutes = v }),
             Value<double?>("--lr", nameof(TrainingOptions.LearningRate), "Peak learning rate of SGD with momentum. Default: 0.06 x batch size / 256.",
                   null, (o, v) => o with { LearningRate = v }),
             Value("--weight-decay", nameof(TrainingOptions.WeightDecay), "SGD weight decay.", d.WeightDecay, (o, v) => o with { WeightDecay = v }),
             Value("--sgd-momentum", nameof(TrainingOptions.SgdMomentum), "SGD momentum.", d.SgdMomentum, (o, v) => o with { SgdMomentum = v }),
             Value("--warmup-fraction", nameof(TrainingOptions.WarmupFraction), "Share of the steps with a linear learning-rate warm-up; a cosine decay to 0 follows.",
                   d.WarmupFraction, (o, v) => o with { WarmupFraction = v }),
-            Value("--seed", nameof(TrainingOptions.Seed), "Seed of the weights, data order, augmentations, queue and probe.", d.Seed, (o, v) => o with { Seed = v }),
+            Shared(CommonOptions.Seed(d.Seed, "the weights, data order, augmentations, queue and probe"), nameof(TrainingOptions.Seed), (o, v) => o with { Seed = v }),
 
             // Evaluation
             Value<long?>("--knn-every", nameof(TrainingOptions.KnnEvery), "Run the k-NN monitor every this many steps. Default: once per epoch. 0 = never.",
@@ -136,21 +136,17 @@ internal static class OptionTable
             Value("--probe-weight-decay", nameof(TrainingOptions.ProbeWeightDecay), "Weight decay of the linear probe.", d.ProbeWeightDecay, (o, v) => o with { ProbeWeightDecay = v }),
 
             // Run
-            Value<string?>("--output", nameof(TrainingOptions.Output),
-                  "Run folder (metrics.csv, curves.png, checkpoint.bin, summary.json). Default: runs/vision/<dataset>-<framework>-<objective>[-<view>]-seed<seed>.",
-                  null, (o, v) => o with { Output = v }),
-            Value("--resume", nameof(TrainingOptions.Resume),
-                  "Continue the run in --output from its checkpoint; it ends exactly as an uninterrupted run would. Options not given are taken from the checkpoint.",
-                  d.Resume, (o, v) => o with { Resume = v }),
+            Shared(CommonOptions.Output("metrics.csv, curves.png, checkpoint.bin, summary.json. Default: runs/vision/<dataset>-<framework>-<objective>[-<view>]-seed<seed>."),
+                   nameof(TrainingOptions.Output), (o, v) => o with { Output = v }),
+            Shared(CommonOptions.Resume(), nameof(TrainingOptions.Resume), (o, v) => o with { Resume = v }),
             Value("--checkpoint-minutes", nameof(TrainingOptions.CheckpointMinutes), "Write a checkpoint at least this often (atomically); 0 = not by time.",
                   d.CheckpointMinutes, (o, v) => o with { CheckpointMinutes = v }),
             Value("--checkpoint-every", nameof(TrainingOptions.CheckpointEvery), "Also write a checkpoint every this many steps; 0 = not by steps.",
                   d.CheckpointEvery, (o, v) => o with { CheckpointEvery = v }),
             Value("--log-every", nameof(TrainingOptions.LogEvery), "Steps per line of metrics.csv.", d.LogEvery, (o, v) => o with { LogEvery = v }),
             Value("--progress-seconds", nameof(TrainingOptions.ProgressSeconds), "Seconds between progress lines on the console.", d.ProgressSeconds, (o, v) => o with { ProgressSeconds = v }),
-            Value<string?>("--device", nameof(TrainingOptions.Device), "cpu, cuda or cuda:N. Default: DECOMP_DEVICE if set, else CUDA when available, else CPU.",
-                  null, (o, v) => o with { Device = v }),
-            Value("--threads", nameof(TrainingOptions.Threads), "CPU threads for libtorch; 0 = libtorch's choice.", d.Threads, (o, v) => o with { Threads = v }),
+            Shared(CommonOptions.Device(), nameof(TrainingOptions.Device), (o, v) => o with { Device = v }),
+            Shared(CommonOptions.Threads(), nameof(TrainingOptions.Threads), (o, v) => o with { Threads = v }),
             Value("--benchmark-steps", nameof(TrainingOptions.BenchmarkSteps),
                   "Measure throughput instead of training: time this many steps (after 3 warm-up steps), print images per second and exit. Writes nothing.",
                   d.BenchmarkSteps, (o, v) => o with { BenchmarkSteps = v }),
@@ -163,6 +159,10 @@ internal static class OptionTable
         if (defaultValue is not null) option.DefaultValueFactory = _ => defaultValue;
         return new Binding<T>(option, property, apply);
     }
+
+    /// <summary>A binding for one of the options every app shares (<see cref="CommonOptions"/>).</summary>
+    private static IOptionBinding Shared<T>(Option<T> option, string property, Func<TrainingOptions, T, TrainingOptions> apply) =>
+        new Binding<T>(option, property, apply);
 
     private static IOptionBinding Choice<TValue>(string flag, string property, string description, (string Name, TValue Value)[] choices, TValue defaultValue,
                                                  Func<TrainingOptions, TValue, TrainingOptions> apply)

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Decomp.Apps;
 using Decomp.Train.Vision.Data;
 using Decomp.Train.Vision.Models;
 
@@ -14,7 +15,7 @@ internal sealed record TrainingOptions
 {
     // Data
     public DatasetKind Dataset { get; init; } = DatasetKind.FashionMnist;
-    public string? DataDir { get; init; }
+    [Operational] public string? DataDir { get; init; }
     public int ImageSize { get; init; } = 32;
     public int Channels { get; init; } = 3;
     public double TestFraction { get; init; } = 0.2;
@@ -70,22 +71,18 @@ internal sealed record TrainingOptions
     public double ProbeWeightDecay { get; init; }
 
     // Run
-    public string? Output { get; init; }
-    public bool Resume { get; init; }
-    public double CheckpointMinutes { get; init; } = 5;
-    public long CheckpointEvery { get; init; }
+    [Operational] public string? Output { get; init; }
+    [Operational] public bool Resume { get; init; }
+    [Operational] public double CheckpointMinutes { get; init; } = 5;
+    [Operational] public long CheckpointEvery { get; init; }
     public int LogEvery { get; init; } = 10;
-    public double ProgressSeconds { get; init; } = 10;
-    public string? Device { get; init; }
-    public int Threads { get; init; }
-    public int BenchmarkSteps { get; init; }
+    [Operational] public double ProgressSeconds { get; init; } = 10;
+    [Operational] public string? Device { get; init; }
+    [Operational] public int Threads { get; init; }
+    [Operational] public int BenchmarkSteps { get; init; }
 
-    /// <summary>Fields that may differ between a run and its resumption: where and how it runs, not what it computes.</summary>
-    public static readonly IReadOnlySet<string> OperationalFields = new HashSet<string>
-    {
-        nameof(DataDir), nameof(Output), nameof(Resume), nameof(CheckpointMinutes), nameof(CheckpointEvery),
-        nameof(ProgressSeconds), nameof(Device), nameof(Threads), nameof(BenchmarkSteps),
-    };
+    /// <summary>Fields that may differ between a run and its resumption (marked <see cref="OperationalAttribute"/>): where and how it runs, not what it computes.</summary>
+    public static readonly IReadOnlySet<string> OperationalFields = ResumePolicy.OperationalProperties<TrainingOptions>();
 
     /// <summary>Epochs trained when neither --epochs nor --budget-minutes is given.</summary>
     public const int DefaultEpochs = 10;
@@ -104,16 +101,8 @@ internal sealed record TrainingOptions
         JsonSerializer.Deserialize<TrainingOptions>(json, Json) ?? throw new InvalidDataException("empty options JSON");
 
     /// <summary>The names and JSON values of the result-affecting fields where this and <paramref name="other"/> differ.</summary>
-    public IReadOnlyList<(string Field, string Mine, string Theirs)> ResultAffectingDifferences(TrainingOptions other)
-    {
-        var mine = JsonDocument.Parse(ToJson()).RootElement;
-        var theirs = JsonDocument.Parse(other.ToJson()).RootElement;
-        return mine.EnumerateObject()
-            .Where(p => !OperationalFields.Contains(p.Name))
-            .Select(p => (p.Name, Mine: p.Value.GetRawText(), Theirs: theirs.GetProperty(p.Name).GetRawText()))
-            .Where(d => d.Mine != d.Theirs)
-            .ToList();
-    }
+    public IReadOnlyList<(string Property, string Saved, string Requested)> ResultAffectingDifferences(TrainingOptions saved, IReadOnlySet<string> given) =>
+        ResumePolicy.Conflicts(saved, this, given, Json);
 
     /// <summary>Checks every value against its valid range; the message names the command-line option.</summary>
     /// <exception cref="ArgumentException">A value is out of range.</exception>

@@ -18,24 +18,6 @@ internal sealed class RunHooks
     public Action<long>? AfterStep { get; init; }
 }
 
-/// <summary>Exit codes of the training command.</summary>
-internal static class ExitCodes
-{
-    /// <summary>Success.</summary>
-    public const int Success = 0;
-    /// <summary>An unexpected failure.</summary>
-    public const int Failure = 1;
-    /// <summary>
-    /// Bad command-line arguments, and the bad input of <see cref="Decomp.Apps.ExitCodes.BadInput"/>: a damaged checkpoint
-    /// (<see cref="BadInputException"/>), a run folder that another process owns (<see cref="RunFolderInUseException"/>).
-    /// </summary>
-    public const int BadArguments = Decomp.Apps.ExitCodes.BadInput;
-    /// <summary>Missing, truncated or corrupt data or checkpoint files.</summary>
-    public const int BadData = 3;
-    /// <summary>Stopped by Ctrl+C or SIGTERM after writing a checkpoint; continue with --resume.</summary>
-    public const int Interrupted = 130;
-}
-
 /// <summary>
 /// A whole training run: data, plan (epochs, or a budget turned into steps), the step loop with its log, k-NN monitor,
 /// progress and checkpoints, then the linear probe, summary.json and curves.png.
@@ -56,8 +38,7 @@ internal static class TrainingRun
         var checkpointPath = Path.Combine(outputDirectory, Checkpoint.FileName);
         CheckpointState? resumed = null;
         var options = requested;
-        Exception NoCheckpoint() => new FileNotFoundException(
-            $"--resume: there is no checkpoint ({Checkpoint.FileName}) in {outputDirectory}; pass the run's --output, or start it without --resume.");
+        Exception NoCheckpoint() => ResumePolicy.NoCheckpoint(checkpointPath);
         if (requested.BenchmarkSteps == 0 && requested.Resume && !Directory.Exists(outputDirectory)) throw NoCheckpoint();
         // One process per run folder, from before its checkpoint is read until the run ends (or the process dies).
         using var owner = requested.BenchmarkSteps == 0 ? RunFolder.Acquire(outputDirectory) : null;
@@ -70,7 +51,7 @@ internal static class TrainingRun
         }
         else if (requested.BenchmarkSteps == 0 && CheckpointFile.Exists(checkpointPath))
         {
-            throw new ArgumentException($"{outputDirectory} already holds a run ({Checkpoint.FileName}); pass --resume to continue it, or choose another --output.", "--output");
+            throw ResumePolicy.AlreadyHoldsRun(checkpointPath);
         }
 
         var device = options.Device is { } name ? Devices.Parse(name) : Devices.Current;
@@ -260,12 +241,8 @@ internal static class TrainingRun
     /// </summary>
     public static TrainingOptions MergeForResume(TrainingOptions saved, TrainingOptions requested, IReadOnlySet<string> explicitFields)
     {
-        var conflicts = requested.ResultAffectingDifferences(saved).Where(d => explicitFields.Contains(d.Field)).ToList();
-        if (conflicts.Count > 0)
-            throw new ArgumentException(
-                "--resume: the checkpointed run was made with different options: "
-                + string.Join("; ", conflicts.Select(c => $"{OptionTable.FlagFor(c.Field)} was {c.Theirs}, now {c.Mine}"))
-                + ". Resume with the original options, or start a new run in another --output.", "--resume");
+        var conflicts = requested.ResultAffectingDifferences(saved, explicitFields);
+        if (conflicts.Count > 0) throw ResumePolicy.Refused(conflicts, OptionTable.FlagFor);
         var merged = JsonNode.Parse(saved.ToJson())!.AsObject();
         var given = JsonNode.Parse(requested.ToJson())!.AsObject();
         foreach (var field in TrainingOptions.OperationalFields.Where(explicitFields.Contains))
