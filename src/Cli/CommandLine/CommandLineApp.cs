@@ -57,13 +57,8 @@ internal static class CommandLineApp
         root.Subcommands.Add(estimate);
         root.Subcommands.Add(BenchmarkCommand(output, error));
         help.Action = new HelpWithDetails((HelpAction)help.Action!, estimate, EstimateDetails, output);
-        var parsed = root.Parse(args);
-        if (parsed.Errors.Count > 0)
-        {
-            error.WriteLine($"error: {OneLine(parsed.Errors[0].Message).TrimEnd('.')}. Run 'decomp {(args.FirstOrDefault() == "estimate" ? "estimate " : "")}--help' to see the options.");
-            return ExitCodes.BadInput;
-        }
-        return parsed.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
+        var helpHint = args.FirstOrDefault() is "estimate" or "benchmark" ? $"decomp {args[0]} --help" : "decomp --help";
+        return CommandLineHost.Run(root, args, output, error, helpHint);
     }
 
     private static Command EstimateCommand(TextWriter output, TextWriter error)
@@ -84,29 +79,11 @@ internal static class CommandLineApp
         route.AcceptOnlyFromAmong(Routes.Select(r => r.Name).ToArray());
         var batchSize = Positive("--batch-size", "Rows per batch B; InfoNCE estimates are capped by log B. Needs at least 8 B rows (the test quarter holds two batches).", d.BatchSize, min: 2);
         var maxSteps = Positive("--max-steps", "The most training steps; training stops earlier when the validation estimate has not improved for 5 evaluations (one every 100 steps).", d.MaxSteps);
-        var seed = new Option<long>("--seed") { Description = "Seed of the split, the initialisation and the batches.", DefaultValueFactory = _ => d.Seed };
-        var device = new Option<string>("--device")
-        {
-            Description = "auto (CUDA when available, else the CPU; DECOMP_DEVICE overrides), cpu, cuda or cuda:N.",
-            DefaultValueFactory = _ => d.Device,
-            HelpName = "auto|cpu|cuda",
-        };
-        device.Validators.Add(r =>
-        {
-            var v = r.GetValueOrDefault<string>();
-            if (v is not ("auto" or "cpu" or "cuda") && !Regex.IsMatch(v ?? "", @"^cuda:\d+$"))
-                r.AddError($"--device must be auto, cpu, cuda or cuda:N, not '{v}'.");
-        });
-        var threads = new Option<int>("--threads") { Description = "CPU threads for libtorch; 0 = one per core (libtorch's default).", DefaultValueFactory = _ => d.Threads, HelpName = "N" };
-        threads.Validators.Add(r => { if (r.GetValueOrDefault<int>() < 0) r.AddError("--threads must be 0 (one per core) or more."); });
+        var seed = CommonOptions.Seed(d.Seed, "the split, the initialisation and the batches");
+        var device = CommonOptions.Device();
+        var threads = CommonOptions.Threads();
         var json = new Option<bool>("--json") { Description = "Print exactly one JSON object on standard output (progress still goes to standard error) instead of the table." };
-        var outputFolder = new Option<string>("--output")
-        {
-            Description = "Folder for curve.png (training curve), estimate.md (the table) and estimate.json; created if needed, files replaced atomically.",
-            DefaultValueFactory = _ => d.Output,
-            HelpName = "DIR",
-        };
-
+        var outputFolder = CommonOptions.Output($"curve.png (training curve), estimate.md (the table) and estimate.json; created if needed, files replaced atomically. Default: {d.Output}.");
         var command = new Command("estimate", EstimateDescription)
         {
             x, y, z, estimator, critic, route, batchSize, maxSteps, seed, device, threads, json, outputFolder,
@@ -115,7 +92,7 @@ internal static class CommandLineApp
         {
             if (r.GetValue(route) is not null && r.GetValue(z) is null) r.AddError("--route applies to conditional MI only; give --z too, or leave --route out.");
         });
-        command.SetAction(r => Guard(error, () =>
+        command.SetAction(r =>
         {
             var options = new EstimateOptions
             {
@@ -128,13 +105,13 @@ internal static class CommandLineApp
                 BatchSize = r.GetValue(batchSize),
                 MaxSteps = r.GetValue(maxSteps),
                 Seed = r.GetValue(seed),
-                Device = r.GetValue(device)!,
+                Device = r.GetValue(device) ?? "auto",
                 Threads = r.GetValue(threads),
                 Json = r.GetValue(json),
-                Output = r.GetValue(outputFolder)!,
+                Output = r.GetValue(outputFolder) ?? d.Output,
             };
             return EstimateRun.Execute(options, output, error);
-        }));
+        });
         return command;
     }
 
@@ -150,19 +127,14 @@ internal static class CommandLineApp
         var maxSteps = Positive("--max-steps", "The most training steps per estimate.", new EstimationOptions().MaxSteps);
         var noConditional = new Option<bool>("--no-conditional") { Description = "Leave out the conditional tasks (closed-form I(X; Y | Z), both routes)." };
         var quick = new Option<bool>("--quick") { Description = "The CI subset: 4 tasks, 1 seed, at most 150 steps (about half a minute)." };
-        var outputFolder = new Option<string>("--output")
-        {
-            Description = "Folder for results.csv (every run), results.md (mean ± sd per task and estimator) and heatmap.png.",
-            DefaultValueFactory = _ => "decomp-benchmark",
-            HelpName = "DIR",
-        };
+        var outputFolder = CommonOptions.Output("results.csv (every run), results.md (mean ± sd per task and estimator) and heatmap.png. Default: decomp-benchmark.");
         var command = new Command("benchmark", "Run bmi's 40-task benchmark (and conditional tasks of our own) through every estimator, with bmi's protocol.")
         {
             tasks, seeds, maxSteps, noConditional, quick, outputFolder,
         };
-        command.SetAction(r => Guard(error, () => BenchmarkRun.Execute(
-            new BenchmarkRequest(r.GetValue(tasks) ?? [], r.GetValue(seeds), r.GetValue(maxSteps), !r.GetValue(noConditional), r.GetValue(quick), r.GetValue(outputFolder)!),
-            output, error)));
+        command.SetAction(r => BenchmarkRun.Execute(
+            new BenchmarkRequest(r.GetValue(tasks) ?? [], r.GetValue(seeds), r.GetValue(maxSteps), !r.GetValue(noConditional), r.GetValue(quick), r.GetValue(outputFolder) ?? "decomp-benchmark"),
+            output, error));
         return command;
     }
 
@@ -178,46 +150,6 @@ internal static class CommandLineApp
         var option = new Option<int>(name) { Description = description, DefaultValueFactory = _ => @default, HelpName = "N" };
         option.Validators.Add(r => { if (r.GetValueOrDefault<int>() < min) r.AddError($"{name} must be at least {min}, not {r.GetValueOrDefault<int>()}."); });
         return option;
-    }
-
-    /// <summary>Runs <paramref name="body"/>, turning expected failures into one line on standard error and an exit code.</summary>
-    internal static int Guard(TextWriter error, Func<int> body)
-    {
-        try
-        {
-            return body();
-        }
-        catch (BadInputException e)
-        {
-            error.WriteLine($"error: {OneLine(e.Message)}");
-            return ExitCodes.BadInput;
-        }
-        catch (ArgumentException e)
-        {
-            error.WriteLine($"error: {OneLine(e.ParamName is null ? e.Message : e.Message.Replace($" (Parameter '{e.ParamName}')", ""))}");
-            return ExitCodes.BadInput;
-        }
-        catch (RunFolderInUseException e)
-        {
-            error.WriteLine($"error: {OneLine(e.Message)}");
-            return ExitCodes.BadInput;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            error.WriteLine($"error: {OneLine(e.Message)}");
-            return ExitCodes.Failure;
-        }
-        catch (Exception e) when (e is DllNotFoundException or TypeInitializationException or BadImageFormatException)
-        {
-            error.WriteLine($"error: cannot load TorchSharp's native libraries: {OneLine((e.InnerException ?? e).Message)}");
-            return ExitCodes.Failure;
-        }
-        catch (Exception e) when (Environment.GetEnvironmentVariable("DECOMP_DEBUG") is null or "")
-        {
-            // Anything else is a failure while working: one line, the stack trace with DECOMP_DEBUG=1.
-            error.WriteLine($"error: {e.GetType().Name}: {OneLine(e.Message)} (set DECOMP_DEBUG=1 for the stack trace)");
-            return ExitCodes.Failure;
-        }
     }
 
     /// <summary>The standard help, then <paramref name="details"/> when the help is <paramref name="command"/>'s.</summary>
@@ -238,5 +170,4 @@ internal static class CommandLineApp
         }
     }
 
-    internal static string OneLine(string message) => Regex.Replace(message, @"\s+", " ").Trim();
 }
