@@ -1,5 +1,6 @@
 using System.Reflection;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 
 namespace Decomp.Apps;
 
@@ -42,7 +43,9 @@ public static class ResumePolicy
         ArgumentNullException.ThrowIfNull(given);
         var operational = OperationalProperties<T>();
         return typeof(T).GetProperties(BindingFlags.Public | BindingFlags.Instance)
-            .Where(p => p.CanRead && p.GetIndexParameters().Length == 0 && given.Contains(p.Name) && !operational.Contains(p.Name))
+            // Derived properties (not stored, [JsonIgnore]) follow the stored ones and would repeat their conflicts.
+            .Where(p => p.CanRead && p.GetIndexParameters().Length == 0 && given.Contains(p.Name) && !operational.Contains(p.Name)
+                        && !p.IsDefined(typeof(JsonIgnoreAttribute)))
             .Select(p => (p.Name, Saved: JsonSerializer.Serialize(p.GetValue(saved), p.PropertyType, json),
                           Requested: JsonSerializer.Serialize(p.GetValue(requested), p.PropertyType, json)))
             .Where(d => d.Saved != d.Requested)

@@ -44,58 +44,15 @@ public static class Program
         root.Subcommands.Add(new TrainCommand(options => Train(options, output, stepCompleted)).Command);
         root.Subcommands.Add(ReportCommand(output));
 
-        var parse = root.Parse(args);
-        if (parse.Errors.Count > 0)
-        {
-            error.WriteLine($"error: {OneLine(parse.Errors[0].Message)} (see --help)");
-            return ExitCodes.BadInput;
-        }
-        try
-        {
-            return parse.Invoke(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false });
-        }
-        // Bad usage or bad input the user can fix: options, a damaged checkpoint or cache (named), a run folder in use.
-        catch (Exception e) when (e is ArgumentException or BadInputException or RunFolderInUseException)
-        {
-            error.WriteLine($"error: {OneLine(e.Message)}");
-            return ExitCodes.BadInput;
-        }
-        // A failure while working: missing or unreadable files, a full disk (what was saved is intact; the message says so).
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException
-                                      or InvalidOperationException or NotSupportedException or KeyNotFoundException)
-        {
-            error.WriteLine($"error: {OneLine(e.Message)}");
-            return ExitCodes.Failure;
-        }
+        return CommandLineHost.Run(root, args, output, error, "Decomp.Train.Dialogue <command> --help");
     }
-
-    private static string OneLine(string message) =>
-        string.Join(' ', message.Split(['\r', '\n', '\t'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 
     private static int Train(TrainingOptions options, TextWriter output, Action<long>? stepCompleted)
     {
-        // Ctrl+C finishes the current step, writes a checkpoint and exits; a second Ctrl+C kills the process.
-        using var interrupt = new CancellationTokenSource();
-        ConsoleCancelEventHandler handler = (_, e) =>
-        {
-            if (interrupt.IsCancellationRequested) return;
-            e.Cancel = true;
-            interrupt.Cancel();
-        };
-        Console.CancelKeyPress += handler;
-        try
-        {
-            new DialogueTrainer(options, output) { StepCompleted = stepCompleted }.Run(interrupt.Token);
-            return ExitCodes.Success;
-        }
-        catch (OperationCanceledException)
-        {
-            return ExitCodes.Interrupted;
-        }
-        finally
-        {
-            Console.CancelKeyPress -= handler;
-        }
+        // Ctrl+C or SIGTERM finishes the current step, writes a checkpoint and exits 130; a second signal kills the process.
+        using var interruption = new Interruption();
+        new DialogueTrainer(options, output) { StepCompleted = stepCompleted }.Run(interruption.Token);
+        return ExitCodes.Success;
     }
 
     private static Command SetupCommand(TextWriter output)

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using Decomp.Apps;
 using Decomp.Dialogue.Model;
 using Decomp.Dialogue.Training;
 
@@ -48,9 +49,9 @@ internal sealed class TrainCommand
     private readonly Option<int> _warmup = Number("--warmup-steps", Defaults.WarmupSteps, "Linear warm-up steps.");
     private readonly Option<double> _weightDecay = Number("--weight-decay", Defaults.WeightDecay, "AdamW weight decay (0: Adam, as the paper).");
     private readonly Option<double> _clip = Number("--clip-grad", Defaults.ClipGradient, "Clip the gradient norm to this (0: off).");
-    private readonly Option<double> _budget = Number("--budget-minutes", Defaults.BudgetMinutes, "Wall-clock training budget in minutes (0: none). Training (with negative sampling and validation) stops when it is spent and the learning rate reaches 0 then; the final test evaluation comes after.");
+    private readonly Option<double> _budget = CommonOptions.BudgetMinutes("Training (with negative sampling and validation) stops when it is spent and the learning rate reaches 0 then; the final test evaluation comes after.");
     private readonly Option<int> _patience = Number("--patience", Defaults.Patience, "Early stopping: stop after this many evaluations without a better validation perplexity (0: off). The best weights are evaluated either way.");
-    private readonly Option<long> _seed = Number("--seed", Defaults.Seed, "Training seed: initialisation, example order, dropout, sampling.");
+    private readonly Option<long> _seed = CommonOptions.Seed(Defaults.Seed, "the initialisation, example order, dropout and sampling");
 
     private readonly Option<int> _evalEvery = Number("--eval-every-steps", Defaults.EvalEverySteps, "Validate every this many steps (0: at the end of each epoch).");
     private readonly Option<int> _evalExamples = Number("--eval-examples", Defaults.EvalExamples, "Validation examples for perplexity during training (0: all; the final evaluation uses all).");
@@ -61,12 +62,12 @@ internal sealed class TrainCommand
     private readonly Option<int> _probeTrain = Number("--probe-train-examples", Defaults.ProbeTrainExamples, "Training examples the latent probe is fitted on (generated corpus).");
     private readonly Option<int> _samples = Number("--samples", Defaults.Samples, "Sample responses printed next to their context at the end (more are in samples.md).");
 
-    private readonly Option<string?> _out = Text("--out", "Output folder (default runs/dialogue-<method>-seed<seed>): checkpoint.safetensors, best/ (Hugging Face layout), train.csv, eval.csv, training.png, validation.png, metrics.json, samples.md, corpus.md.");
-    private readonly Option<bool> _resume = new("--resume") { Description = "Continue the run in --out from its checkpoint (the same options; budget, epochs, patience, logging, device and threads may change)." };
+    private readonly Option<string?> _out = CommonOptions.Output("checkpoint.safetensors, best/ (Hugging Face layout), train.csv, eval.csv, training.png, validation.png, metrics.json, samples.md, corpus.md. Default: runs/dialogue-<method>-seed<seed>.");
+    private readonly Option<bool> _resume = CommonOptions.Resume();
     private readonly Option<double> _checkpointMinutes = Number("--checkpoint-minutes", Defaults.CheckpointMinutes, "Minutes between checkpoints (one is also written after every validation).");
     private readonly Option<double> _logSeconds = Number("--log-seconds", Defaults.LogSeconds, "Seconds between progress lines (and train.csv rows).");
-    private readonly Option<string?> _device = Text("--device", "cpu, cuda or cuda:N (default: CUDA when present, else CPU; DECOMP_DEVICE overrides).");
-    private readonly Option<int> _threads = Number("--threads", 0, "CPU threads for TorchSharp (0: its default).");
+    private readonly Option<string?> _device = CommonOptions.Device();
+    private readonly Option<int> _threads = CommonOptions.Threads();
 
     /// <summary>The command, with every option attached.</summary>
     public Command Command { get; }
@@ -74,8 +75,8 @@ internal sealed class TrainCommand
     public TrainCommand(Func<TrainingOptions, int> run)
     {
         Command = new Command("train", "Train a GPT-2 on dialogues with one method, validate, and evaluate the best weights on the test split.");
-        // The shared app layer's messages ("use another --output") name the vision driver's spelling; both work here.
-        _out.Aliases.Add("--output");
+        // --out was this app's spelling before the apps shared one; it still works.
+        _out.Aliases.Add("--out");
         foreach (var option in new Option[]
                  {
                      _data, _dataDir, _wowSplit, _corpusDialogues, _corpusSeed, _maxDialogues, _vocabulary, _tokenizerDir, _splits, _maxPastTokens, _maxFutureTokens,

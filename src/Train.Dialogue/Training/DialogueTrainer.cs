@@ -96,6 +96,8 @@ public sealed class DialogueTrainer
 
     private void Say(string line) => _log.WriteLine(line);
 
+    private static readonly IReadOnlySet<string> AllOptions = typeof(TrainingOptions).GetProperties().Select(p => p.Name).ToHashSet();
+
     /// <summary>Called after every optimizer step with the step count (tests use it to interrupt a run).</summary>
     internal Action<long>? StepCompleted { get; init; }
 
@@ -118,18 +120,15 @@ public sealed class DialogueTrainer
         if (options.Resume && File.Exists(checkpointPath))
         {
             restored = Checkpoint.Load(checkpointPath);
-            if (restored.Options.WithoutRunControls() != options.WithoutRunControls())
-                throw new ArgumentException($"--resume: the options differ from those {checkpointPath} was trained with " +
-                                            "(only the budget, epochs, patience, logging, device and thread options may change)", "resume");
+            // The command line does not say which options were given, so every option that is not [Operational] must match.
+            var conflicts = ResumePolicy.Conflicts(restored.Options, options, AllOptions, TrainingOptions.JsonOptions);
+            if (conflicts.Count > 0) throw ResumePolicy.Refused(conflicts, TrainingOptions.FlagFor);
             Say($"resuming from {checkpointPath} at step {restored.State.Step}");
         }
         else if (options.Resume)
-        {
-            if (CheckpointFile.OnlyPrevious(checkpointPath) is { } onlyPrevious) throw onlyPrevious;
-            Say($"--resume: no checkpoint at {checkpointPath}; starting afresh");
-        }
+            throw CheckpointFile.OnlyPrevious(checkpointPath) ?? (Exception)ResumePolicy.NoCheckpoint(checkpointPath);
         else if (CheckpointFile.Exists(checkpointPath))
-            throw new ArgumentException($"{_out} already holds a run ({Checkpoint.FileName}); pass --resume to continue it or choose another --out", "out");
+            throw ResumePolicy.AlreadyHoldsRun(checkpointPath);
         _savedStep = restored?.State.Step;
         try
         {

