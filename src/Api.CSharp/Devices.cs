@@ -24,7 +24,7 @@ public static class Devices
     /// <summary>True when TorchSharp can reach a CUDA device.</summary>
     public static bool CudaAvailable => CoreDevice.cudaAvailable();
 
-    /// <summary>Parses <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>, checking CUDA requests against what TorchSharp reports.</summary>
+    /// <summary>Parses <c>auto</c> (<see cref="Current"/>), <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>, checking CUDA requests against what TorchSharp reports.</summary>
     /// <exception cref="ArgumentException"><paramref name="request"/> names no device.</exception>
     /// <exception cref="InvalidOperationException">CUDA is asked for and not available.</exception>
     public static torch.Device Parse(string request) => CoreDevice.parse(request);

@@ -22,7 +22,7 @@ public static class CommonOptions
 
     /// <summary>
     /// <c>--device</c>: <c>auto</c> (the default: <c>DECOMP_DEVICE</c> if set, else CUDA when available, else the CPU),
-    /// <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>. Its value is null for <c>auto</c>, as the apps' options expect.
+    /// <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>, as the core's <c>Device.parse</c> reads them; null when not given (auto).
     /// </summary>
     public static Option<string?> Device()
     {
@@ -30,7 +30,6 @@ public static class CommonOptions
         {
             Description = $"{DeviceChoices}. auto (the default): DECOMP_DEVICE if set, else CUDA when available, else the CPU.",
             HelpName = "auto|cpu|cuda|cuda:N",
-            CustomParser = r => r.Tokens.Count == 0 || r.Tokens[0].Value.Equals("auto", StringComparison.OrdinalIgnoreCase) ? null : r.Tokens[0].Value,
         };
         option.Validators.Add(r =>
         {

@@ -30,11 +30,8 @@ module Device =
         if index >= count then
             invalidOp $"'{request}' asks for CUDA device {index}, but only {count} CUDA device(s) are visible."
 
-    /// Parses a device request: `cpu`, `cuda` or `cuda:N` (case-insensitive). CUDA requests are checked against
-    /// what TorchSharp reports. Raises <see cref="T:System.ArgumentException"/> for text that names no device.
-    let parse (request: string) : torch.Device =
-        if isNull request then nullArg (nameof request)
-        let text = request.Trim().ToLowerInvariant()
+    /// A request naming one device: `cpu`, `cuda` or `cuda:N` (already trimmed and lower-case).
+    let private parseNamed (request: string) (text: string) : torch.Device =
         match text with
         | "cpu" ->
             Native.ensureLoaded ()
@@ -47,23 +44,35 @@ module Device =
             | true, index when index >= 0 ->
                 requireCuda request index
                 torch.device (DeviceType.CUDA, index)
-            | _ -> invalidArg (nameof request) $"'{request}' is not a device; expected cpu, cuda or cuda:N with N >= 0."
-        | _ -> invalidArg (nameof request) $"'{request}' is not a device; expected cpu, cuda or cuda:N with N >= 0."
+            | _ -> invalidArg (nameof request) $"'{request}' is not a device; expected auto, cpu, cuda or cuda:N with N >= 0."
+        | _ -> invalidArg (nameof request) $"'{request}' is not a device; expected auto, cpu, cuda or cuda:N with N >= 0."
+
+    let private automatic () = if cudaAvailable () then torch.CUDA else torch.CPU
 
     let private chosen =
         lazy
             (match Environment.GetEnvironmentVariable Variable with
              | null
-             | "" -> if cudaAvailable () then torch.CUDA else torch.CPU
+             | "" -> automatic ()
+             | request when request.Trim().ToLowerInvariant() = "auto" -> automatic ()
              | request ->
                  try
-                     parse request
+                     parseNamed request (request.Trim().ToLowerInvariant())
                  with
                  | :? ArgumentException
                  | :? InvalidOperationException as e -> invalidOp $"{Variable}='{request}': {e.Message}")
 
     /// The device Decomp computes on in this process: `DECOMP_DEVICE` if set, else CUDA when available, else CPU.
     let current () : torch.Device = chosen.Force()
+
+    /// Parses a device request: `auto` (the device of `current`), `cpu`, `cuda` or `cuda:N` (case-insensitive), the
+    /// spellings of every app's `--device`. CUDA requests are checked against what TorchSharp reports. Raises
+    /// <see cref="T:System.ArgumentException"/> for text that names no device.
+    let parse (request: string) : torch.Device =
+        if isNull request then nullArg (nameof request)
+        match request.Trim().ToLowerInvariant() with
+        | "auto" -> current ()
+        | text -> parseNamed request text
 
     /// A one-line description for logs and banners, e.g. `cpu (TorchSharp 0.107.0, bundled libtorch)`.
     let describe (device: torch.Device) : string =

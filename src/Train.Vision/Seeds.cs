@@ -1,3 +1,5 @@
+using Decomp.Apps;
+
 namespace Decomp.Train.Vision;
 
 /// <summary>The independent random streams of a run; each is derived from the run's seed and never shares state.</summary>
@@ -23,27 +25,11 @@ internal static class Seeds
 {
     /// <summary>A 63-bit seed for <paramref name="stream"/> at <paramref name="index"/> (a step, an epoch, ...).</summary>
     public static long Derive(long seed, SeedStream stream, long index = 0) =>
-        (long)(SplitMix64(SplitMix64(SplitMix64((ulong)seed) ^ (ulong)stream) ^ (ulong)index) >> 1);
+        (long)(SplitMix64.Hash(SplitMix64.Hash(SplitMix64.Hash((ulong)seed) ^ (ulong)stream) ^ (ulong)index) >> 1);
 
-    /// <summary>A permutation of 0..n-1 (Fisher-Yates over SplitMix64), the same on every platform and .NET version.</summary>
-    public static int[] Permutation(int n, long seed)
-    {
-        var order = Enumerable.Range(0, n).ToArray();
-        var state = (ulong)seed;
-        for (var i = n - 1; i > 0; i--)
-        {
-            state = SplitMix64(state);
-            var j = (int)(state % (ulong)(i + 1));
-            (order[i], order[j]) = (order[j], order[i]);
-        }
-        return order;
-    }
-
-    private static ulong SplitMix64(ulong x)
-    {
-        x += 0x9E3779B97F4A7C15UL;
-        x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9UL;
-        x = (x ^ (x >> 27)) * 0x94D049BB133111EBUL;
-        return x ^ (x >> 31);
-    }
+    /// <summary>
+    /// A uniformly random permutation of 0..n-1 (Fisher-Yates over the apps' <see cref="SplitMix64"/>, whose bounded draws
+    /// have no modulo bias), the same on every platform and .NET version.
+    /// </summary>
+    public static int[] Permutation(int n, long seed) => new SplitMix64((ulong)seed).Permutation(n);
 }

@@ -174,6 +174,11 @@ let tests =
                 skiptest "CUDA is available here"
         }
 
+        test "auto is the automatic choice, as every app's --device reads it" {
+            Expect.equal (Device.parse "auto") (Device.current ()) "auto = current ()"
+            Expect.equal (Device.parse " AUTO ") (Device.current ()) "case and spaces do not matter"
+        }
+
         test "device text that names no device is an ArgumentException naming the request" {
             try
                 Device.parse "gpu0" |> ignore

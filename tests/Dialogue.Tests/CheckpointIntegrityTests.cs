@@ -163,6 +163,31 @@ public class CheckpointIntegrityTests(TokenizerFilesFixture files) : IClassFixtu
     }
 
     [Fact]
+    public void ResumingWhereThereIsNoCheckpointIsAnErrorNotAFreshStart()
+    {
+        using var dir = new TemporaryDirectory();
+
+        var (code, _, error) = Cli(TrainArgs(dir.Path, resume: true, epochs: 1));
+
+        Assert.Equal(Decomp.Apps.ExitCodes.BadInput, code);
+        AssertOneLineError(error);
+        Assert.Contains($"--resume: there is no checkpoint ({Checkpoint.FileName}) in {Path.GetFullPath(dir.Path)}", error);
+        Assert.DoesNotContain(Directory.GetFiles(dir.Path, "*", SearchOption.AllDirectories), f => !Path.GetFileName(f).StartsWith(".decomp"));
+    }
+
+    [Fact]
+    public void ResumingWithAnOptionThatChangesTheResultNamesIt()
+    {
+        using var dir = new TemporaryDirectory();
+        RunUntil(Toy(dir.Path), 3);
+
+        var e = Assert.Throws<ArgumentException>(() => new DialogueTrainer(Toy(dir.Path) with { Resume = true, BatchSize = 4, Threads = 2 }, TextWriter.Null).Run());
+
+        // Threads is operational ([Operational]) and may change; the batch size may not.
+        Assert.StartsWith("--resume: the checkpointed run was made with different options: --batch-size was 8, now 4. ", e.Message);
+    }
+
+    [Fact]
     public void ARunFolderInUseIsRefusedWithOneLineAndCodeTwo()
     {
         using var dir = new TemporaryDirectory();
@@ -173,7 +198,7 @@ public class CheckpointIntegrityTests(TokenizerFilesFixture files) : IClassFixtu
         Assert.Equal(Decomp.Apps.ExitCodes.BadInput, code);
         AssertOneLineError(error);
         Assert.Contains($"{dir.Path} is in use by process {Environment.ProcessId}; use another --output", error);
-        // The option the message names exists here too (an alias of --out).
+        // The option the message names is this app's too (--out is its older alias).
         var (_, _, again) = Cli([.. TrainArgs(dir.Path, epochs: 1).Where(a => a != "--out" && a != dir.Path), "--output", dir.Path]);
         Assert.Contains($"{dir.Path} is in use by process", again);
         Assert.False(File.Exists(dir.File(Checkpoint.FileName)));

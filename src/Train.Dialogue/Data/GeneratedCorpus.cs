@@ -1,3 +1,4 @@
+using Decomp.Apps;
 namespace Decomp.Dialogue.Data;
 
 /// <summary>

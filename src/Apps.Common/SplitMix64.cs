@@ -1,8 +1,9 @@
-namespace Decomp.Dialogue;
+namespace Decomp.Apps;
 
 /// <summary>
 /// A small, fully specified pseudo-random generator (SplitMix64, Steele et al. 2014), so that corpora and shuffles
-/// are the same on every platform and .NET version for a given seed.
+/// are the same on every platform and .NET version for a given seed. The one seeded generator of Decomp's apps: its
+/// bounded draws and permutations have no modulo bias.
 /// </summary>
 public sealed class SplitMix64
 {
@@ -19,9 +20,18 @@ public sealed class SplitMix64
     public ulong State { get => _state; set => _state = value; }
 
     /// <summary>The next 64 random bits.</summary>
-    public ulong NextUInt64()
+    public ulong NextUInt64() => Mix(_state += Gamma);
+
+    /// <summary>
+    /// One SplitMix64 step as a hash of <paramref name="x"/>: the output of a generator whose state is <paramref name="x"/>.
+    /// Chained, it derives independent seeds from (seed, stream, index) without carrying generator state.
+    /// </summary>
+    public static ulong Hash(ulong x) => Mix(x + Gamma);
+
+    private const ulong Gamma = 0x9E3779B97F4A7C15UL;
+
+    private static ulong Mix(ulong z)
     {
-        ulong z = _state += 0x9E3779B97F4A7C15UL;
         z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
         z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
         return z ^ (z >> 31);
