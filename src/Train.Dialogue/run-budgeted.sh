@@ -37,7 +37,7 @@ for seed in $seeds; do
     echo "== $dir: $method, seed $seed, budget $budget min ${resume[*]}"
     # The budget, not the epoch count, ends each run; the learning rate decays to zero over the budget.
     "${app[@]}" train --method "$method" --seed "$seed" --budget-minutes "$budget" --epochs 100000 \
-      --threads "$threads" --out "$dir" "${resume[@]}" "$@" 2>&1 | tee -a "$out/$method-seed$seed.log"
+      --threads "$threads" --output "$dir" "${resume[@]}" "$@" 2>&1 | tee -a "$out/$method-seed$seed.log"
   done
 done
 
