@@ -199,8 +199,7 @@ public static class Bounds
                                             Similarity similarity = Similarity.Dot, Reduction reduction = Reduction.Mean)
     {
         using var scope = torch.NewDisposeScope();
-        var scores = Guard.Renaming(() => Core.Critics.scores(Critic(similarity, temperature), queries, positiveKeys, conditionalNegativeKeys),
-                                    ("negativeKeys", nameof(conditionalNegativeKeys)));
+        var scores = Core.Critics.conditionalScores(Critic(similarity, temperature), queries, positiveKeys, conditionalNegativeKeys);
         return Guard.Reduce(Core.Bounds.Unchecked.infoNce(scores), reduction).MoveToOuterDisposeScope();
     }
 
@@ -253,15 +252,7 @@ public static class Bounds
         Guard.Positive(temperature, nameof(temperature));
         var settings = new Core.DecomposedLossSettings(lambda, temperature, Guard.ToCore(similarity), conditional);
         var negatives = memory is null ? null : Microsoft.FSharp.Core.FSharpOption<Tensor>.Some(memory);
-        Core.DecomposedLoss result;
-        try
-        {
-            result = Core.MemoryBank.decomposedLoss(settings, fullViewQueries, restrictedViewQueries, keys, negatives);
-        }
-        catch (ArgumentException e) when (e.ParamName == "negatives")
-        {
-            throw Guard.Renamed(e, nameof(memory));
-        }
+        var result = Core.MemoryBank.decomposedLoss(settings, fullViewQueries, restrictedViewQueries, keys, negatives);
         return new DecomposedLoss(result.Loss, result.FullViewInfoNce, result.RestrictedViewInfoNce, result.ConditionalInfoNce);
     }
 

@@ -135,9 +135,9 @@ module Critics =
                 else
                     torch.cat([| critic queries (positiveKeys.unsqueeze 1); critic queries negativeKeys |], 1L)))
 
-    /// Scores in Decomp's layout from embeddings: each query's positive key (`positiveKeys`, [batch, Dk]) in column 0,
-    /// then its negatives: `negativeKeys` shared `[N, Dk]` (a memory bank) or per example `[batch, M, Dk]`.
-    let scores (critic: torch.Tensor -> torch.Tensor -> torch.Tensor) (queries: torch.Tensor) (positiveKeys: torch.Tensor) (negativeKeys: torch.Tensor) : torch.Tensor =
+    // The checks of `scores`, with the negatives named as the public function names them.
+    let private checkedScores (negativesName: string) (critic: torch.Tensor -> torch.Tensor -> torch.Tensor) (queries: torch.Tensor)
+                              (positiveKeys: torch.Tensor) (negativeKeys: torch.Tensor) : torch.Tensor =
         if isNull (box critic) then
             raise (ArgumentNullException(nameof critic))
         checkQueries queries
@@ -145,15 +145,27 @@ module Critics =
         Guard.companion (nameof positiveKeys) queries (nameof queries) positiveKeys
         if positiveKeys.shape[0] <> queries.shape[0] then
             raise (ArgumentException($"{nameof positiveKeys} must have one key per query ({queries.shape[0]} rows); got {Guard.describe positiveKeys}.", nameof positiveKeys))
-        Guard.companion (nameof negativeKeys) queries (nameof queries) negativeKeys
+        Guard.companion negativesName queries (nameof queries) negativeKeys
         match int negativeKeys.Dimensions with
         | 3 when negativeKeys.shape[0] = queries.shape[0] && negativeKeys.shape[2] = positiveKeys.shape[1] -> ()
         | 2 when negativeKeys.shape[1] = positiveKeys.shape[1] -> ()
         | _ ->
-            raise (ArgumentException($"{nameof negativeKeys} must have shape [N, {positiveKeys.shape[1]}] (shared) or [{queries.shape[0]}, M, {positiveKeys.shape[1]}] (per query); got {Guard.describe negativeKeys}.", nameof negativeKeys))
+            raise (ArgumentException($"{negativesName} must have shape [N, {positiveKeys.shape[1]}] (shared) or [{queries.shape[0]}, M, {positiveKeys.shape[1]}] (per query); got {Guard.describe negativeKeys}.", negativesName))
         Guard.finite (nameof positiveKeys) positiveKeys
-        Guard.finite (nameof negativeKeys) negativeKeys
+        Guard.finite negativesName negativeKeys
         scoresUnchecked critic queries positiveKeys negativeKeys
+
+    /// Scores in Decomp's layout from embeddings: each query's positive key (`positiveKeys`, [batch, Dk]) in column 0,
+    /// then its negatives: `negativeKeys` shared `[N, Dk]` (a memory bank) or per example `[batch, M, Dk]`.
+    let scores (critic: torch.Tensor -> torch.Tensor -> torch.Tensor) (queries: torch.Tensor) (positiveKeys: torch.Tensor) (negativeKeys: torch.Tensor) : torch.Tensor =
+        checkedScores (nameof negativeKeys) critic queries positiveKeys negativeKeys
+
+    /// `scores` for I_CNCE (Proposition 1): the negatives are drawn from p(y | x'_i), not from p(y):
+    /// `conditionalNegativeKeys` shared `[N, Dk]` or per example `[batch, M, Dk]`. The layout is the same, so I_CNCE is
+    /// I_NCE's formula over these scores.
+    let conditionalScores (critic: torch.Tensor -> torch.Tensor -> torch.Tensor) (queries: torch.Tensor) (positiveKeys: torch.Tensor)
+                          (conditionalNegativeKeys: torch.Tensor) : torch.Tensor =
+        checkedScores (nameof conditionalNegativeKeys) critic queries positiveKeys conditionalNegativeKeys
 
     /// In-batch scores in Decomp's layout: key i is query i's positive and the other batch-1 keys its negatives
     /// (SimCLR, CPC). `queries` and `keys` are [batch, D]; the result is [batch, batch].

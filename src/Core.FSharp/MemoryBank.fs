@@ -51,7 +51,7 @@ module MemoryBank =
     /// `lambda I_NCE(x'; y) + (1 - lambda) (I_NCE(x''; y) + I_IS(x'; y | x''))` (Section 5.2).
     ///
     /// `fullViewQueries` = f(x') and `restrictedViewQueries` = f(x'') are [batch, D]; `keys` = f_ema(y) [batch, D]
-    /// (detach them: they come from the momentum encoder); `negatives` is the queue [N, D], or None for in-batch
+    /// (detach them: they come from the momentum encoder); `memory` is the queue of negative keys [N, D], or None for in-batch
     /// negatives (every other example's key, SimCLR-style). Both queries are scored against all candidates in one
     /// matrix product, and the conditional term reuses those logits, so it adds no matrix product.
     let decomposedLoss
@@ -59,7 +59,7 @@ module MemoryBank =
         (fullViewQueries: torch.Tensor)
         (restrictedViewQueries: torch.Tensor)
         (keys: torch.Tensor)
-        (negatives: torch.Tensor option)
+        (memory: torch.Tensor option)
         : DecomposedLoss =
         Guard.unitInterval "lambda" settings.Lambda
         Guard.positive "temperature" settings.Temperature
@@ -72,19 +72,19 @@ module MemoryBank =
         let batch = fullViewQueries.shape[0]
         if batch < 1L then
             raise (ArgumentException($"{nameof fullViewQueries} must hold at least one query; got {Guard.describe fullViewQueries}.", nameof fullViewQueries))
-        match negatives with
+        match memory with
         | Some bank ->
-            Guard.rank (nameof negatives) 2 "[N, features]" bank
-            Guard.companion (nameof negatives) fullViewQueries (nameof fullViewQueries) bank
+            Guard.rank (nameof memory) 2 "[N, features]" bank
+            Guard.companion (nameof memory) fullViewQueries (nameof fullViewQueries) bank
             if bank.shape[1] <> fullViewQueries.shape[1] || bank.shape[0] < 1L then
-                raise (ArgumentException($"{nameof negatives} must have shape [N >= 1, {fullViewQueries.shape[1]}]; got {Guard.describe bank}.", nameof negatives))
+                raise (ArgumentException($"{nameof memory} must have shape [N >= 1, {fullViewQueries.shape[1]}]; got {Guard.describe bank}.", nameof memory))
         | None ->
             if batch < 2L then
                 raise (ArgumentException($"in-batch negatives need a batch of at least 2; got {Guard.describe fullViewQueries}.", nameof fullViewQueries))
         Guard.finite (nameof fullViewQueries) fullViewQueries
         Guard.finite (nameof restrictedViewQueries) restrictedViewQueries
         Guard.finite (nameof keys) keys
-        negatives |> Option.iter (Guard.finite (nameof negatives))
+        memory |> Option.iter (Guard.finite (nameof memory))
         use scope = torch.NewDisposeScope()
         let prepare (t: torch.Tensor) =
             match settings.Similarity with
@@ -95,13 +95,13 @@ module MemoryBank =
         let inverseTemperature = (1.0 / settings.Temperature).ToScalar()
         // One matrix product scores both views' queries against every candidate.
         let logits =
-            match negatives with
+            match memory with
             | Some bank ->
                 let positive = (queries * torch.cat([| keys; keys |], 0L)).sum([| 1L |], true)
                 torch.cat([| positive; queries.matmul((prepare bank).mT) |], 1L).mul(inverseTemperature)
             | None -> queries.matmul(keys.mT).mul(inverseTemperature)
         let full, restricted =
-            match negatives with
+            match memory with
             | Some _ -> logits.narrow(0L, 0L, batch), logits.narrow(0L, batch, batch)
             | None -> Scores.ofInBatchUnchecked (logits.narrow(0L, 0L, batch)), Scores.ofInBatchUnchecked (logits.narrow(0L, batch, batch))
         let logK = Math.Log(float full.shape[1])
