@@ -15,7 +15,7 @@ module Bounds =
     /// facade), which check their own arguments under their own names and must not scan derived scores again.
     module internal Unchecked =
 
-        let private logK (scores: torch.Tensor) = Math.Log(float scores.shape[1])
+        let private logK (scores: torch.Tensor) = Scores.logCandidates (int scores.shape[1])
 
         /// `E(x, y_1) - log (1/K) sum_k e^{E(x, y_k)}` given the positive scores and the log-partition term.
         let private contrast (positive: torch.Tensor) (logPartition: torch.Tensor) (logCandidates: float) =
@@ -83,10 +83,7 @@ module Bounds =
     /// caller scores a three-argument critic E(x', x'', y) and draws each example's negatives from p(y | x'_i).
     /// Proposition 1: (1) `I_CNCE <= I(x''; y | x')`; (2) the optimal critic is `log p(y|x',x'') / p(y|x') + c(x', x'')`;
     /// (3) with that critic, `I_CNCE -> I(x''; y | x')` as K -> infinity. Capped by `log K`.
-    let conditionalInfoNce (scores: torch.Tensor) : torch.Tensor =
-        Guard.scores (nameof scores) scores
-        Guard.finite (nameof scores) scores
-        Unchecked.infoNce scores
+    let conditionalInfoNce (scores: torch.Tensor) : torch.Tensor = infoNce scores
 
     /// Variational conditional InfoNCE, Eq. 7 and Proposition 2 of the paper:
     ///

@@ -77,4 +77,4 @@ module Decomposition =
         candidatesPerSubview
         |> Seq.sumBy (fun k ->
             Guard.atLeast (nameof candidatesPerSubview) 2L (int64 k)
-            Math.Log(float k))
+            Scores.logCandidates k)

@@ -104,7 +104,7 @@ module MemoryBank =
             match memory with
             | Some _ -> logits.narrow(0L, 0L, batch), logits.narrow(0L, batch, batch)
             | None -> Scores.ofInBatchUnchecked (logits.narrow(0L, 0L, batch)), Scores.ofInBatchUnchecked (logits.narrow(0L, batch, batch))
-        let logK = Math.Log(float full.shape[1])
+        let logK = Scores.logCandidates (int full.shape[1])
         // The logits come from inputs checked above, so the formulas run unchecked: nothing is scanned twice, and no
         // error can name a tensor the caller never passed.
         let fullNce = Bounds.Unchecked.infoNce full

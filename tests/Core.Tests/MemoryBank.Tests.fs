@@ -123,7 +123,7 @@ let tests =
             test "lambda outside [0, 1]" { expectArgumentException "lambda" (fun () -> MemoryBank.decomposedLoss { DecomposedLossSettings.Paper with Lambda = 1.5 } (torch.zeros(2L, 3L)) (torch.zeros(2L, 3L)) (torch.zeros(2L, 3L)) None |> ignore) }
             test "temperature <= 0" { expectArgumentException "temperature" (fun () -> MemoryBank.decomposedLoss { DecomposedLossSettings.Paper with Temperature = 0.0 } (torch.zeros(2L, 3L)) (torch.zeros(2L, 3L)) (torch.zeros(2L, 3L)) None |> ignore) }
             test "keys for another batch" { expectArgumentException "keys" (fun () -> MemoryBank.decomposedLoss DecomposedLossSettings.Paper (torch.zeros(2L, 3L)) (torch.zeros(2L, 3L)) (torch.zeros(3L, 3L)) None |> ignore) }
-            test "a memory of another width" { expectArgumentException "negatives" (fun () -> MemoryBank.decomposedLoss DecomposedLossSettings.Paper (torch.zeros(2L, 3L)) (torch.zeros(2L, 3L)) (torch.zeros(2L, 3L)) (Some(torch.zeros(5L, 4L))) |> ignore) }
+            test "a memory of another width" { expectArgumentException "memory" (fun () -> MemoryBank.decomposedLoss DecomposedLossSettings.Paper (torch.zeros(2L, 3L)) (torch.zeros(2L, 3L)) (torch.zeros(2L, 3L)) (Some(torch.zeros(5L, 4L))) |> ignore) }
             test "in-batch negatives with one example" { expectArgumentException "fullViewQueries" (fun () -> MemoryBank.decomposedLoss DecomposedLossSettings.Paper (torch.zeros(1L, 3L)) (torch.zeros(1L, 3L)) (torch.zeros(1L, 3L)) None |> ignore) }
         ]
 

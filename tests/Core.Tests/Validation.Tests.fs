@@ -71,6 +71,9 @@ let cases: Case list =
           Critics.conditional Critics.dot (input "firstView" (randn 1 [| 4L; 2L |])) (input "secondView" (randn 2 [| 4L; 1L |])) (input "keys" (randn 3 [| 5L; 3L |])) |> ignoreResult)
       case "Critics.scores" [ "queries"; "positiveKeys"; "negativeKeys" ] (fun input ->
           Critics.scores Critics.dot (input "queries" (randn 1 [| 4L; 3L |])) (input "positiveKeys" (randn 2 [| 4L; 3L |])) (input "negativeKeys" (randn 3 [| 6L; 3L |])) |> ignoreResult)
+      case "Critics.conditionalScores" [ "queries"; "positiveKeys"; "conditionalNegativeKeys" ] (fun input ->
+          Critics.conditionalScores Critics.dot (input "queries" (randn 1 [| 4L; 3L |])) (input "positiveKeys" (randn 2 [| 4L; 3L |]))
+              (input "conditionalNegativeKeys" (randn 3 [| 4L; 6L; 3L |])) |> ignoreResult)
       case "Critics.inBatchScores" [ "queries"; "keys" ] (fun input ->
           Critics.inBatchScores Critics.dot (input "queries" (randn 1 [| 4L; 3L |])) (input "keys" (randn 2 [| 4L; 3L |])) |> ignoreResult)
       case "Bounds.infoNce" [ "scores" ] (fun input -> Bounds.infoNce (input "scores" (randn 1 [| 4L; 5L |])) |> ignoreResult)
@@ -99,10 +102,10 @@ let cases: Case list =
       case "Baselines.jensenShannonObjective" [ "scores" ] (fun input -> Baselines.jensenShannonObjective (input "scores" (randn 1 [| 4L; 5L |])) |> ignoreResult)
       case "Baselines.jensenShannon" [ "scores" ] (fun input -> Baselines.jensenShannon (input "scores" (randn 1 [| 4L; 5L |])) |> ignoreResult)
       case "Baselines.mine" [ "scores" ] (fun input -> Baselines.mine (input "scores" (randn 1 [| 4L; 5L |])) (Baselines.mineState 0.1) |> fst |> ignoreResult)
-      case "MemoryBank.decomposedLoss" [ "fullViewQueries"; "restrictedViewQueries"; "keys"; "negatives" ] (fun input ->
+      case "MemoryBank.decomposedLoss" [ "fullViewQueries"; "restrictedViewQueries"; "keys"; "memory" ] (fun input ->
           let loss =
               MemoryBank.decomposedLoss DecomposedLossSettings.Paper (input "fullViewQueries" (randn 1 [| 4L; 3L |])) (input "restrictedViewQueries" (randn 2 [| 4L; 3L |]))
-                  (input "keys" (randn 3 [| 4L; 3L |])) (Some(input "negatives" (randn 4 [| 6L; 3L |])))
+                  (input "keys" (randn 3 [| 4L; 3L |])) (Some(input "memory" (randn 4 [| 6L; 3L |])))
           (loss :> IDisposable).Dispose())
       case "KeyQueue.Enqueue" [ "keys" ] (fun input ->
           use queue = new KeyQueue(8, 3, torch.CPU, torch.float64, 1L)
@@ -203,7 +206,7 @@ let nanPolicy =
                 let loss full keys memory = MemoryBank.decomposedLoss DecomposedLossSettings.Paper full (randn 2 [| 4L; 3L |]) keys memory |> ignore
                 expectArgumentException "fullViewQueries" (fun () -> loss (withFirst value (randn 1 [| 4L; 3L |])) (randn 3 [| 4L; 3L |]) None)
                 expectArgumentException "keys" (fun () -> loss (randn 1 [| 4L; 3L |]) (withFirst value (randn 3 [| 4L; 3L |])) None)
-                expectArgumentException "negatives" (fun () -> loss (randn 1 [| 4L; 3L |]) (randn 3 [| 4L; 3L |]) (Some(withFirst value (randn 4 [| 6L; 3L |]))))
+                expectArgumentException "memory" (fun () -> loss (randn 1 [| 4L; 3L |]) (randn 3 [| 4L; 3L |]) (Some(withFirst value (randn 4 [| 6L; 3L |]))))
             }
         test "finite inputs whose sum overflows are accepted (the scan sums first, then confirms element by element)" {
             use large = torch.full(4L, 3L, (3e38).ToScalar(), dtype = torch.float32)
@@ -266,7 +269,7 @@ let nativeErrors =
         }
         test "meta tensors in the B.1 loss" {
             expectArgumentException "fullViewQueries" (fun () -> MemoryBank.decomposedLoss DecomposedLossSettings.Paper (meta [| 4L; 3L |]) (meta [| 4L; 3L |]) (meta [| 4L; 3L |]) None |> ignore)
-            expectArgumentException "negatives" (fun () -> MemoryBank.decomposedLoss DecomposedLossSettings.Paper (randn 1 [| 4L; 3L |]) (randn 2 [| 4L; 3L |]) (randn 3 [| 4L; 3L |]) (Some(meta [| 6L; 3L |])) |> ignore)
+            expectArgumentException "memory" (fun () -> MemoryBank.decomposedLoss DecomposedLossSettings.Paper (randn 1 [| 4L; 3L |]) (randn 2 [| 4L; 3L |]) (randn 3 [| 4L; 3L |]) (Some(meta [| 6L; 3L |])) |> ignore)
         }
         for label, poison in [ "NaN", withFirst nan; "+infinity", withFirst infinity; "a row of all -infinity", (fun (t: torch.Tensor) -> t.index_fill(0L, torch.tensor [| 1L |], (-infinity).ToScalar())) ] do
             test $"sirResample with {label}" {
