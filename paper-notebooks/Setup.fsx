@@ -12,6 +12,7 @@
 // Paths here are relative to this file, so they hold wherever the kernel was started.
 
 #r "../artifacts/notebook-host/TorchSharp.dll"
+#r "../artifacts/notebook-host/Decomp.Runtime.dll"
 #r "../artifacts/notebook-host/Decomp.Core.dll"
 #r "../artifacts/notebook-host/SkiaSharp.dll"
 #r "../artifacts/notebook-host/ScottPlot.dll"
@@ -21,7 +22,7 @@
 
 // A script host reads no deps.json: point TorchSharp and the plotting libraries at the natives under runtimes/ before
 // anything touches them.
-Decomp.Core.Native.ensureLoaded ()
+Decomp.Runtime.Native.ensureLoaded ()
 Decomp.Notebooks.NativeAssets.ensureLoaded ()
 
 open Microsoft.DotNet.Interactive

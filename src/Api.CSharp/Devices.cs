@@ -1,6 +1,6 @@
 using TorchSharp;
 using CoreDevice = Decomp.Core.Device;
-using CoreNative = Decomp.Core.Native;
+using CoreNative = Decomp.Runtime.Native;
 
 namespace Decomp;
 

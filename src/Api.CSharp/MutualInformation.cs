@@ -223,14 +223,14 @@ public static class MutualInformation
     internal static Tensor Matrix(double[,]? values, string name)
     {
         ArgumentNullException.ThrowIfNull(values, name);
-        Core.Native.ensureLoaded();
+        Runtime.Native.ensureLoaded();
         return torch.tensor(values, dtype: ScalarType.Float64);
     }
 
     internal static Tensor Matrix(float[,]? values, string name)
     {
         ArgumentNullException.ThrowIfNull(values, name);
-        Core.Native.ensureLoaded();
+        Runtime.Native.ensureLoaded();
         return torch.tensor(values, dtype: ScalarType.Float32);
     }
 }

@@ -10,6 +10,7 @@ open System.Diagnostics
 open System.IO
 open TorchSharp
 open Decomp.Core
+open Decomp.Runtime
 
 /// The process's resident set size in MiB (Linux: /proc/self/status VmRSS), or the working set elsewhere.
 let private residentMiB () =

@@ -2,6 +2,7 @@ namespace Decomp.Core
 
 open System
 open TorchSharp
+open Decomp.Runtime
 
 /// The one place that decides where Decomp computes.
 ///

@@ -6,6 +6,7 @@ open System.IO
 open Argu
 open Decomp.Apps
 open Decomp.Core
+open Decomp.Runtime
 
 let private clock (seconds: float) =
     let t = TimeSpan.FromSeconds(max 0.0 seconds)

@@ -7,6 +7,7 @@ open System.Text.RegularExpressions
 open Expecto
 open TorchSharp
 open Decomp.Core
+open Decomp.Runtime
 
 let private outputFolder = AppContext.BaseDirectory
 
@@ -21,7 +22,7 @@ let private repositoryRoot =
 let private runScriptFrom (folder: string) (environment: (string * string) list) (body: string) =
     let script = Path.Combine(Path.GetTempPath(), $"decomp-{Guid.NewGuid():N}.fsx")
     let reference (assembly: string) = "#r @\"" + Path.Combine(folder, assembly) + "\""
-    let header = [ reference "TorchSharp.dll"; reference "Decomp.Core.dll" ]
+    let header = [ reference "TorchSharp.dll"; reference "Decomp.Runtime.dll"; reference "Decomp.Core.dll" ]
     File.WriteAllLines(script, header @ [ body ])
     try
         let start = ProcessStartInfo("dotnet", $"fsi --quiet \"{script}\"", RedirectStandardOutput = true, RedirectStandardError = true)
@@ -125,7 +126,7 @@ let tests =
                 let app = Directory.CreateTempSubdirectory("decomp-unpatched-app-").FullName
                 try
                     let native = Directory.CreateDirectory(Path.Combine(app, "runtimes", "linux-x64", "native")).FullName
-                    for dll in [ "TorchSharp.dll"; "Decomp.Core.dll" ] do
+                    for dll in [ "TorchSharp.dll"; "Decomp.Runtime.dll"; "Decomp.Core.dll" ] do
                         File.Copy(Path.Combine(outputFolder, dll), Path.Combine(app, dll))
                     for file in Directory.GetFiles nativeFolder do
                         if Path.GetFileName file <> "libLibTorchSharp.so" then
@@ -137,7 +138,7 @@ let tests =
                     let shipped = Path.Combine(packages, "torchsharp", "0.107.0", "runtimes", "linux-x64", "native", "libLibTorchSharp.so")
                     File.Copy(shipped, Path.Combine(native, "libLibTorchSharp.so"))
                     let code, output =
-                        runScriptFrom app [] "Decomp.Core.Native.ensureLoaded ()\nprintfn \"SUM %f\" (TorchSharp.torch.ones(3L).sum().item<float32>())"
+                        runScriptFrom app [] "Decomp.Runtime.Native.ensureLoaded ()\nprintfn \"SUM %f\" (TorchSharp.torch.ones(3L).sum().item<float32>())"
                     Expect.equal code 0 $"the script runs:\n{output}"
                     Expect.stringContains output "SUM 3.000000" "TorchSharp computes"
                 finally
@@ -147,13 +148,13 @@ let tests =
         test "in a script, any first TorchSharp call works once Native.ensureLoaded has run" {
             // Scripts read no deps.json; TorchSharp's static initialiser must still find the shim under runtimes/.
             for first in [ "TorchSharp.torch.tensor 0.1 |> ignore"; "TorchSharp.torch.manual_seed 1L |> ignore"; "Decomp.Core.Device.current () |> ignore" ] do
-                let code, output = runScript [] ("Decomp.Core.Native.ensureLoaded ()\n" + first + "\nprintfn \"SUM %f\" (TorchSharp.torch.ones(2L).sum().item<float32>())")
+                let code, output = runScript [] ("Decomp.Runtime.Native.ensureLoaded ()\n" + first + "\nprintfn \"SUM %f\" (TorchSharp.torch.ones(2L).sum().item<float32>())")
                 Expect.equal code 0 $"'{first}' as the first call works:\n{output}"
                 Expect.stringContains output "SUM 2.000000" "and TorchSharp computes"
         }
 
         test "DECOMP_LIBTORCH naming a missing folder is a clear error" {
-            let code, output = runScript [ Native.LibtorchVariable, "/nonexistent/torch/lib" ] "Decomp.Core.Native.ensureLoaded ()"
+            let code, output = runScript [ Native.LibtorchVariable, "/nonexistent/torch/lib" ] "Decomp.Runtime.Native.ensureLoaded ()"
             Expect.notEqual code 0 "fails"
             Expect.stringContains output "DECOMP_LIBTORCH is set to '/nonexistent/torch/lib', which is not a folder" "says what is wrong"
         }

@@ -39,7 +39,8 @@ let kernelFSharpCore () : string * System.Version =
 
 /// The libraries users and notebooks reference, as built.
 let private libraries =
-    [ "Decomp.Core", Path.Combine("src", "Core.FSharp", "bin", "Release", "net10.0", "Decomp.Core.dll")
+    [ "Decomp.Runtime", Path.Combine("src", "Runtime.FSharp", "bin", "Release", "net10.0", "Decomp.Runtime.dll")
+      "Decomp.Core", Path.Combine("src", "Core.FSharp", "bin", "Release", "net10.0", "Decomp.Core.dll")
       "Decomp", Path.Combine("src", "Api.CSharp", "bin", "Release", "net10.0", "Decomp.dll")
       "Decomp.Notebooks", Path.Combine("artifacts", "notebook-host", "Decomp.Notebooks.dll") ]
 

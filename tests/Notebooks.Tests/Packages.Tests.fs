@@ -31,14 +31,14 @@ type private Feed() =
     let version = $"0.0.0-kernel.{DateTime.UtcNow:yyyyMMddHHmmssfff}"
     let path = Directory.CreateDirectory(folder.File "feed").FullName
     do
-        for project in [ "src/Core.FSharp/Decomp.Core.fsproj"; "src/Api.CSharp/Decomp.csproj" ] do
+        for project in [ "src/Runtime.FSharp/Decomp.Runtime.fsproj"; "src/Core.FSharp/Decomp.Core.fsproj"; "src/Api.CSharp/Decomp.csproj" ] do
             dotnet [ "pack"; project; "-c"; "Release"; "--no-build"; $"-p:PackageVersion={version}"; "-o"; path ]
     member _.Folder = folder
     member _.Path = path
     member _.Version = version
     interface IDisposable with
         member _.Dispose() =
-            for id in [ "decomp.core"; "decomp" ] do
+            for id in [ "decomp.runtime"; "decomp.core"; "decomp" ] do
                 let cached = Path.Combine(FSharpCoreTests.packagesFolder (), id, version)
                 try Directory.Delete(cached, true) with :? IOException | :? UnauthorizedAccessException | :? DirectoryNotFoundException -> ()
             (folder :> IDisposable).Dispose()
@@ -96,6 +96,26 @@ let tests =
             printfn "packed Decomp.Core: nuspec FSharp.Core %s, assembly reference %O; kernel %O" range reference kernel
             Expect.isLessThanOrEqual (System.Version(lowest.Major, lowest.Minor)) (System.Version(kernel.Major, kernel.Minor)) "the nuspec's minimum is the kernel's line or older"
             Expect.isLessThanOrEqual reference kernel "the packed assembly loads in the kernel"
+        }
+
+        test "the platform plumbing ships in Decomp.Runtime, and Decomp.Core holds only the library" {
+            let f = feed.Force()
+            let entries (id: string) =
+                use package = ZipFile.OpenRead(Path.Combine(f.Path, $"{id}.{f.Version}.nupkg"))
+                package.Entries |> Seq.map _.FullName |> List.ofSeq
+            let dependencies (id: string) =
+                use package = ZipFile.OpenRead(Path.Combine(f.Path, $"{id}.{f.Version}.nupkg"))
+                use reader = (package.Entries |> Seq.find (fun e -> e.FullName.EndsWith ".nuspec")).Open()
+                XDocument.Load(reader).Descendants()
+                |> Seq.filter (fun e -> e.Name.LocalName = "dependency")
+                |> Seq.map (fun e -> e.Attribute(XName.Get "id").Value)
+                |> List.ofSeq
+            let core = entries "Decomp.Core"
+            Expect.isEmpty (core |> List.filter (fun e -> e.StartsWith "build")) "Decomp.Core adds nothing to its consumers' builds"
+            Expect.contains (dependencies "Decomp.Core") "Decomp.Runtime" "Decomp.Core brings the runtime package with it"
+            let runtime = entries "Decomp.Runtime"
+            Expect.contains runtime "buildTransitive/Decomp.Runtime.targets" "the Debian 12 shim fix travels with the runtime package"
+            Expect.contains runtime "lib/net10.0/Decomp.Runtime.dll" "its loader"
         }
 
         test "an F# notebook: #r \"nuget: Decomp.Core\" from a local feed, then a bound equal to this process's" {

@@ -1,4 +1,4 @@
-namespace Decomp.Core
+namespace Decomp.Runtime
 
 open System
 open System.IO
