@@ -141,42 +141,13 @@ public class PublicSurfaceTests
         Assert.True(leaks.Count == 0, "F# or core types in the C# surface:\n" + string.Join("\n", leaks));
     }
 
-    internal static string Listing()
-    {
-        var text = new StringBuilder();
-        foreach (var type in Facade.GetExportedTypes().OrderBy(t => t.FullName, StringComparer.Ordinal))
-        {
-            text.AppendLine($"{(type.IsEnum ? "enum" : type.IsValueType ? "struct" : type.IsAbstract && type.IsSealed ? "static class" : "class")} {type.FullName}");
-            if (type.IsEnum)
-            {
-                foreach (var name in Enum.GetNames(type)) text.AppendLine($"    {name}");
-                continue;
-            }
-            var members = type.GetMembers(BindingFlags.Public | BindingFlags.Instance | BindingFlags.Static | BindingFlags.DeclaredOnly)
-                .Where(m => m is not MethodInfo { IsSpecialName: true } && m.DeclaringType == type)
-                .Where(m => m is not MethodInfo mi || !mi.Name.StartsWith('<') && mi.Name is not ("Equals" or "GetHashCode" or "ToString" or "Deconstruct" or "PrintMembers"))
-                .Select(Describe)
-                .OrderBy(s => s, StringComparer.Ordinal);
-            foreach (var line in members) text.AppendLine($"    {line}");
-        }
-        return text.ToString();
-    }
-
-    private static string Name(Type t) => t switch
-    {
-        { IsGenericType: true } when t.GetGenericTypeDefinition() == typeof(Nullable<>) => Name(t.GetGenericArguments()[0]) + "?",
-        { IsGenericType: true } => $"{t.Name[..t.Name.IndexOf('`')]}<{string.Join(", ", t.GetGenericArguments().Select(Name))}>",
-        _ => t.Name,
-    };
-
-    private static string Describe(MemberInfo member) => member switch
-    {
-        MethodInfo m => $"{(m.IsStatic ? "static " : "")}{Name(m.ReturnType)} {m.Name}({string.Join(", ", m.GetParameters().Select(p => $"{Name(p.ParameterType)} {p.Name}{(p.HasDefaultValue ? " = " + (p.DefaultValue ?? "null") : "")}"))})",
-        PropertyInfo p => $"{Name(p.PropertyType)} {p.Name} {{ {(p.CanRead ? "get; " : "")}{(p.CanWrite ? "set; " : "")}}}",
-        ConstructorInfo c => $"ctor({string.Join(", ", c.GetParameters().Select(p => $"{Name(p.ParameterType)} {p.Name}{(p.HasDefaultValue ? " = " + (p.DefaultValue ?? "null") : "")}"))})",
-        FieldInfo f => $"{(f.IsLiteral ? "const " : f.IsStatic ? "static " : "")}{Name(f.FieldType)} {f.Name}",
-        _ => member.ToString() ?? member.Name,
-    };
+    /// <summary>
+    /// The facade's public API as C# declarations, by PublicApiGenerator (the approval-test generator of Shouldly,
+    /// Serilog and others): every public type and member with its parameters, their names and defaults, so a change to
+    /// the API shows in the committed listing's diff.
+    /// </summary>
+    internal static string Listing() =>
+        PublicApiGenerator.ApiGenerator.GeneratePublicApi(Facade, new PublicApiGenerator.ApiGeneratorOptions { IncludeAssemblyAttributes = false });
 
     [Fact]
     public void TheCommittedApiListingIsCurrent()
