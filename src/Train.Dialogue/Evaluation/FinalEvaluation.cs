@@ -41,7 +41,7 @@ public static class FinalEvaluation
                                               options.Seed, Math.Max(options.Samples, 20));
         var probeTrain = Evaluator.Spread(data.Train, options.ProbeTrainExamples);
         var corpus = data.Corpus;
-        var probe = corpus.HasLatent ? evaluator.Probe(probeTrain, data.Test, corpus.LatentNames!.Count) : null;
+        var probe = corpus.HasLatent ? evaluator.Probe(probeTrain, data.Test, corpus.LatentNames!.Count, options.Seed) : null;
         ProbeMetrics? initialProbe = null;
         if (corpus.HasLatent)
         {
@@ -49,7 +49,7 @@ public static class FinalEvaluation
             using var initial = RunInputs.BuildModel(options, data.Vocabulary);
             initial.to(device);
             initialProbe = new Evaluator(initial, data.Encoder, context.Objective, options.BatchSize, device)
-                .Probe(probeTrain, data.Test, corpus.LatentNames!.Count, recentView: false);
+                .Probe(probeTrain, data.Test, corpus.LatentNames!.Count, options.Seed, recentView: false);
         }
 
         var metrics = new RunMetrics

@@ -11,10 +11,11 @@ namespace Decomp.Dialogue.Evaluation;
 /// <param name="probeTrain">The training examples the probe is fitted on (null: no probe).</param>
 /// <param name="probeTest">The validation examples the probe is scored on.</param>
 /// <param name="classes">The latent's classes.</param>
+/// <param name="probeSeed">Seeds the probe's fit.</param>
 public sealed class ValidationMonitor(Evaluator evaluator, IReadOnlyList<EncodedExample> valid, IReadOnlyList<EncodedExample>? probeTrain,
-                                      IReadOnlyList<EncodedExample> probeTest, int classes)
+                                      IReadOnlyList<EncodedExample> probeTest, int classes, long probeSeed)
 {
     /// <summary>The validation numbers of the model as it is now.</summary>
     public (LanguageModelMetrics LanguageModel, ProbeMetrics? Probe) Measure() =>
-        (evaluator.LanguageModel(valid), probeTrain is null ? null : evaluator.Probe(probeTrain, probeTest, classes, recentView: false));
+        (evaluator.LanguageModel(valid), probeTrain is null ? null : evaluator.Probe(probeTrain, probeTest, classes, probeSeed, recentView: false));
 }

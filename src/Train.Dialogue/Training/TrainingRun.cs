@@ -138,7 +138,7 @@ public sealed class TrainingRun
         var evaluator = new Evaluator(session.Model, data.Encoder, context.Objective, options.BatchSize, context.Device);
         var probeTrain = data.Corpus.HasLatent ? Evaluator.Spread(data.Train, Math.Min(1000, options.ProbeTrainExamples)) : null;
         var monitor = new ValidationMonitor(evaluator, Evaluator.Spread(data.Valid, options.EvalExamples), probeTrain,
-                                            Evaluator.Spread(data.Valid, 1000), data.Corpus.LatentNames?.Count ?? 0);
+                                            Evaluator.Spread(data.Valid, 1000), data.Corpus.LatentNames?.Count ?? 0, options.Seed);
         var negativesCache = new EpochNegatives(options, _out, report.Log);
         session.StartClock();
         _lastCheckpoint = session.ElapsedSeconds;
