@@ -51,7 +51,7 @@ public static class Program
     {
         // Ctrl+C or SIGTERM finishes the current step, writes a checkpoint and exits 130; a second signal kills the process.
         using var interruption = new Interruption();
-        new DialogueTrainer(options, output) { StepCompleted = stepCompleted }.Run(interruption.Token);
+        new TrainingRun(options, output) { StepCompleted = stepCompleted }.Run(interruption.Token);
         return ExitCodes.Success;
     }
 
@@ -81,7 +81,7 @@ public static class Program
         command.SetAction(r =>
         {
             var options = new TrainingOptions { CorpusDialogues = r.GetValue(dialogues), CorpusSeed = r.GetValue(seed) }.Validated();
-            var corpus = DialogueTrainer.LoadCorpus(options);
+            var corpus = RunInputs.LoadCorpus(options);
             var dir = r.GetValue(tokenizerDir) ?? Gpt2TokenizerFiles.DefaultDirectory;
             var tokenizer = Gpt2TokenizerFiles.ArePresent(dir) ? Gpt2Tokenizer.Load(dir) : null;
             output.Write(CorpusStatistics.Compute(corpus, tokenizer).ToMarkdown(corpus.LatentNames));

@@ -54,7 +54,7 @@ public class CheckpointIntegrityTests(TokenizerFilesFixture files) : IClassFixtu
     private void RunUntil(TrainingOptions options, long step)
     {
         using var cancel = new CancellationTokenSource();
-        var trainer = new DialogueTrainer(options, TextWriter.Null) { StepCompleted = s => { if (s == step) cancel.Cancel(); } };
+        var trainer = new TrainingRun(options, TextWriter.Null) { StepCompleted = s => { if (s == step) cancel.Cancel(); } };
         Assert.Throws<OperationCanceledException>(() => trainer.Run(cancel.Token));
     }
 
@@ -88,7 +88,7 @@ public class CheckpointIntegrityTests(TokenizerFilesFixture files) : IClassFixtu
             Overwrite(path, start + (new FileInfo(path).Length - start) / 2, noise);
         }
 
-        var e = Assert.Throws<BadInputException>(() => new DialogueTrainer(Toy(dir.Path) with { Resume = true }, TextWriter.Null).Run());
+        var e = Assert.Throws<BadInputException>(() => new TrainingRun(Toy(dir.Path) with { Resume = true }, TextWriter.Null).Run());
 
         Assert.StartsWith($"{path} is damaged: its bytes' SHA-256 is ", e.Message);
         Assert.False(File.Exists(dir.File("metrics.json")));
@@ -115,18 +115,18 @@ public class CheckpointIntegrityTests(TokenizerFilesFixture files) : IClassFixtu
     {
         using var straight = new TemporaryDirectory();
         using var dir = new TemporaryDirectory();
-        new DialogueTrainer(Toy(straight.Path), TextWriter.Null).Run();
+        new TrainingRun(Toy(straight.Path), TextWriter.Null).Run();
         RunUntil(Toy(dir.Path), 5); // checkpoints at steps 0, 3 (end of epoch 1) and 5 (mid-epoch 2)
         var path = dir.File(Checkpoint.FileName);
         var previous = dir.File("checkpoint.prev.safetensors");
         Overwrite(path, DataStart(path) + 100, new byte[64]);
 
-        var e = Assert.Throws<BadInputException>(() => new DialogueTrainer(Toy(dir.Path) with { Resume = true }, TextWriter.Null).Run());
+        var e = Assert.Throws<BadInputException>(() => new TrainingRun(Toy(dir.Path) with { Resume = true }, TextWriter.Null).Run());
 
         Assert.Contains($"The previous checkpoint {previous} is intact: to resume from it, put it in the damaged one's place (mv {previous} {path})", e.Message);
         Assert.Equal(3, Checkpoint.Load(previous).State.Step);
         File.Move(previous, path, overwrite: true);
-        new DialogueTrainer(Toy(dir.Path) with { Resume = true }, TextWriter.Null).Run();
+        new TrainingRun(Toy(dir.Path) with { Resume = true }, TextWriter.Null).Run();
 
         var a = Checkpoint.Load(straight.File(Checkpoint.FileName));
         var b = Checkpoint.Load(path);
@@ -181,7 +181,7 @@ public class CheckpointIntegrityTests(TokenizerFilesFixture files) : IClassFixtu
         using var dir = new TemporaryDirectory();
         RunUntil(Toy(dir.Path), 3);
 
-        var e = Assert.Throws<ArgumentException>(() => new DialogueTrainer(Toy(dir.Path) with { Resume = true, BatchSize = 4, Threads = 2 }, TextWriter.Null).Run());
+        var e = Assert.Throws<ArgumentException>(() => new TrainingRun(Toy(dir.Path) with { Resume = true, BatchSize = 4, Threads = 2 }, TextWriter.Null).Run());
 
         // Threads is operational ([Operational]) and may change; the batch size may not.
         Assert.StartsWith("--resume: the checkpointed run was made with different options: --batch-size was 8, now 4. ", e.Message);
@@ -232,7 +232,7 @@ public class CheckpointIntegrityTests(TokenizerFilesFixture files) : IClassFixtu
         Assert.True(File.Exists(cache));
         Overwrite(cache, 40, FloatNaN(64));
 
-        var e = Assert.Throws<BadInputException>(() => new DialogueTrainer(Toy(dir.Path) with { Resume = true }, TextWriter.Null).Run());
+        var e = Assert.Throws<BadInputException>(() => new TrainingRun(Toy(dir.Path) with { Resume = true }, TextWriter.Null).Run());
 
         Assert.StartsWith($"{cache}: not a usable negative-futures cache", e.Message);
         Assert.Contains("delete it and run again with --resume", e.Message);
@@ -242,13 +242,13 @@ public class CheckpointIntegrityTests(TokenizerFilesFixture files) : IClassFixtu
     public void ADamagedBestModelIsRefusedByNameInsteadOfBeingEvaluated()
     {
         using var dir = new TemporaryDirectory();
-        new DialogueTrainer(Toy(dir.Path) with { Method = Method.Gpt2, Epochs = 1 }, TextWriter.Null).Run();
+        new TrainingRun(Toy(dir.Path) with { Method = Method.Gpt2, Epochs = 1 }, TextWriter.Null).Run();
         var best = Path.Combine(dir.Path, "best", "model.safetensors");
         Overwrite(best, DataStart(best) + 256, FloatNaN(4096));
         File.Delete(dir.File("metrics.json"));
 
         // Training had stopped: --resume only evaluates the best weights again.
-        var e = Assert.Throws<BadInputException>(() => new DialogueTrainer(Toy(dir.Path) with { Method = Method.Gpt2, Epochs = 1, Resume = true }, TextWriter.Null).Run());
+        var e = Assert.Throws<BadInputException>(() => new TrainingRun(Toy(dir.Path) with { Method = Method.Gpt2, Epochs = 1, Resume = true }, TextWriter.Null).Run());
 
         Assert.StartsWith($"{best} is damaged: ", e.Message);
         Assert.False(File.Exists(dir.File("metrics.json")));
@@ -259,7 +259,7 @@ public class CheckpointIntegrityTests(TokenizerFilesFixture files) : IClassFixtu
     {
         using var straight = new TemporaryDirectory();
         using var dir = new TemporaryDirectory();
-        new DialogueTrainer(Toy(straight.Path) with { Method = Method.InfoNce }, TextWriter.Null).Run();
+        new TrainingRun(Toy(straight.Path) with { Method = Method.InfoNce }, TextWriter.Null).Run();
         RunUntil(Toy(dir.Path) with { Method = Method.InfoNce }, 5);
         // A torn line (a disk that filled up in the middle of an append) and a damaged one.
         File.AppendAllText(dir.File("train.csv"), "1");
@@ -269,7 +269,7 @@ public class CheckpointIntegrityTests(TokenizerFilesFixture files) : IClassFixtu
         eval[1] = string.Join(',', fields);
         File.WriteAllLines(dir.File("eval.csv"), eval);
 
-        new DialogueTrainer(Toy(dir.Path) with { Method = Method.InfoNce, Resume = true }, TextWriter.Null).Run();
+        new TrainingRun(Toy(dir.Path) with { Method = Method.InfoNce, Resume = true }, TextWriter.Null).Run();
 
         // Every validation line equals the uninterrupted run's but for the time; a training line's means cover the steps
         // since the previous line in this process, so only its step, epoch and learning rate are compared.

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Decomp.Dialogue.Cli;
+using Decomp.Dialogue.Reporting;
 using Decomp.Dialogue.Training;
 using Xunit;
 

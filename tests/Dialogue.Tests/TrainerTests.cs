@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Decomp.Dialogue.Model;
+using Decomp.Dialogue.Reporting;
 using Decomp.Dialogue.Training;
 using Xunit;
 
@@ -25,7 +26,7 @@ public class TrainerTests(TokenizerFilesFixture files) : IClassFixture<Tokenizer
     {
         using var dir = new TemporaryDirectory();
         var log = new StringWriter();
-        var metrics = new DialogueTrainer(Toy(method, dir.Path), log).Run();
+        var metrics = new TrainingRun(Toy(method, dir.Path), log).Run();
 
         var eval = new CsvLog(dir.File("eval.csv"), ["step", "epoch", "elapsed_s", "valid_ppl", "valid_infonce", "probe_acc", "probe_long_range_acc"], long.MaxValue).Rows();
         Assert.Equal(0, eval[0][0]);
@@ -57,9 +58,9 @@ public class TrainerTests(TokenizerFilesFixture files) : IClassFixture<Tokenizer
         var examples = Data.DialogueExamples.From(dialogues);
         var encoded = examples.Select((e, i) => new Text.EncodedExample(i, [i], [i], [i], 1, 1, null, false)).ToList();
         var dialogueOf = examples.Select(e => e.Dialogue).ToArray();
-        var trainer = new DialogueTrainer(Toy(Method.Gpt2, "unused"), TextWriter.Null);
-        var epoch0 = trainer.EpochExamples(encoded, dialogueOf, 0);
-        var epoch1 = trainer.EpochExamples(encoded, dialogueOf, 1);
+        var options = Toy(Method.Gpt2, "unused");
+        var epoch0 = TrainingSession.EpochExamples(options, encoded, dialogueOf, 0);
+        var epoch1 = TrainingSession.EpochExamples(options, encoded, dialogueOf, 1);
         foreach (var epoch in new[] { epoch0, epoch1 })
         {
             Assert.Equal(50, epoch.Count);
@@ -67,8 +68,8 @@ public class TrainerTests(TokenizerFilesFixture files) : IClassFixture<Tokenizer
             Assert.Equal(Enumerable.Range(0, 50), epoch.Select(e => e.Index)); // positions, for the negatives cache
         }
         Assert.NotEqual(epoch0.Select(e => e.Past[0]).Order(), epoch1.Select(e => e.Past[0]).Order());
-        Assert.Equal(epoch0.Select(e => e.Past[0]), trainer.EpochExamples(encoded, dialogueOf, 0).Select(e => e.Past[0]));
-        var all = new DialogueTrainer(Toy(Method.Gpt2, "unused") with { Splits = SplitChoice.All }, TextWriter.Null).EpochExamples(encoded, dialogueOf, 0);
+        Assert.Equal(epoch0.Select(e => e.Past[0]), TrainingSession.EpochExamples(options, encoded, dialogueOf, 0).Select(e => e.Past[0]));
+        var all = TrainingSession.EpochExamples(options with { Splits = SplitChoice.All }, encoded, dialogueOf, 0);
         Assert.Equal(encoded.Count, all.Count);
     }
 
@@ -77,13 +78,13 @@ public class TrainerTests(TokenizerFilesFixture files) : IClassFixture<Tokenizer
     {
         using var straight = new TemporaryDirectory();
         using var interrupted = new TemporaryDirectory();
-        new DialogueTrainer(Toy(Method.InfoNceS, straight.Path), TextWriter.Null).Run();
+        new TrainingRun(Toy(Method.InfoNceS, straight.Path), TextWriter.Null).Run();
 
         using var cancel = new CancellationTokenSource();
-        var first = new DialogueTrainer(Toy(Method.InfoNceS, interrupted.Path), TextWriter.Null) { StepCompleted = s => { if (s == 5) cancel.Cancel(); } };
+        var first = new TrainingRun(Toy(Method.InfoNceS, interrupted.Path), TextWriter.Null) { StepCompleted = s => { if (s == 5) cancel.Cancel(); } };
         Assert.Throws<OperationCanceledException>(() => first.Run(cancel.Token));
         Assert.Equal(5, Checkpoint.Load(interrupted.File(Checkpoint.FileName)).State.Step);
-        var resumed = new DialogueTrainer(Toy(Method.InfoNceS, interrupted.Path) with { Resume = true }, TextWriter.Null).Run();
+        var resumed = new TrainingRun(Toy(Method.InfoNceS, interrupted.Path) with { Resume = true }, TextWriter.Null).Run();
 
         var a = Checkpoint.Load(straight.File(Checkpoint.FileName));
         var b = Checkpoint.Load(interrupted.File(Checkpoint.FileName));
@@ -97,10 +98,10 @@ public class TrainerTests(TokenizerFilesFixture files) : IClassFixture<Tokenizer
     public void AFinishedRunIsNotOverwrittenWithoutResume()
     {
         using var dir = new TemporaryDirectory();
-        new DialogueTrainer(Toy(Method.Gpt2, dir.Path) with { Epochs = 1 }, TextWriter.Null).Run();
-        var e = Assert.Throws<ArgumentException>(() => new DialogueTrainer(Toy(Method.Gpt2, dir.Path), TextWriter.Null).Run());
+        new TrainingRun(Toy(Method.Gpt2, dir.Path) with { Epochs = 1 }, TextWriter.Null).Run();
+        var e = Assert.Throws<ArgumentException>(() => new TrainingRun(Toy(Method.Gpt2, dir.Path), TextWriter.Null).Run());
         Assert.Contains("--resume", e.Message);
-        var changed = Assert.Throws<ArgumentException>(() => new DialogueTrainer(Toy(Method.InfoNce, dir.Path) with { Resume = true }, TextWriter.Null).Run());
+        var changed = Assert.Throws<ArgumentException>(() => new TrainingRun(Toy(Method.InfoNce, dir.Path) with { Resume = true }, TextWriter.Null).Run());
         Assert.Contains("differ", changed.Message);
     }
 
@@ -108,7 +109,7 @@ public class TrainerTests(TokenizerFilesFixture files) : IClassFixture<Tokenizer
     public void ACheckpointLoadsAsPretrainedHuggingFaceWeights()
     {
         using var dir = new TemporaryDirectory();
-        new DialogueTrainer(Toy(Method.Gpt2, dir.Path) with { Epochs = 1 }, TextWriter.Null).Run();
+        new TrainingRun(Toy(Method.Gpt2, dir.Path) with { Epochs = 1 }, TextWriter.Null).Run();
         using var best = Gpt2Weights.Load(Path.Combine(dir.Path, "best"));
         Assert.Equal(32, best.Config.EmbeddingSize);
         var vocabulary = JsonSerializer.Deserialize<int[]>(File.ReadAllText(Path.Combine(dir.Path, "best", "vocabulary.json")))!;

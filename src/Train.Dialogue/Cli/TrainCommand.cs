@@ -146,7 +146,7 @@ internal sealed class TrainCommand
             EvalTopP = r.GetValue(_evalTopP),
             ProbeTrainExamples = r.GetValue(_probeTrain),
             Samples = r.GetValue(_samples),
-            OutputDirectory = r.GetValue(_out) ?? Path.Combine("runs", $"dialogue-{DialogueTrainer.MethodName(method)}-seed{seed}"),
+            OutputDirectory = r.GetValue(_out) ?? Path.Combine("runs", $"dialogue-{TrainingOptions.MethodName(method)}-seed{seed}"),
             Resume = r.GetValue(_resume),
             CheckpointMinutes = r.GetValue(_checkpointMinutes),
             LogSeconds = r.GetValue(_logSeconds),

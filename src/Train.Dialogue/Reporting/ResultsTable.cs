@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Decomp.Apps;
 using Decomp.Dialogue.Training;
 
 namespace Decomp.Dialogue.Reporting;
@@ -97,13 +98,8 @@ public static class ResultsTable
     private static string Format(double? value, string format) =>
         value is { } v && double.IsFinite(v) ? v.ToString(format, CultureInfo.InvariantCulture) : "n/a";
 
-    private static string MeanStd(IReadOnlyList<double?> values, string format)
-    {
-        var known = values.Where(v => v is { } x && double.IsFinite(x)).Select(v => v!.Value).ToList();
-        if (known.Count == 0) return "n/a";
-        double mean = known.Average();
-        if (known.Count == 1) return Format(mean, format);
-        double sd = Math.Sqrt(known.Sum(v => (v - mean) * (v - mean)) / (known.Count - 1));
-        return $"{Format(mean, format)} ± {Format(sd, format)}";
-    }
+    private static string MeanStd(IReadOnlyList<double?> values, string format) =>
+        MeanAndDeviation.Of(values.Where(v => v is { } x && double.IsFinite(x)).Select(v => v!.Value)) is { } summary
+            ? summary.Deviation is { } sd ? $"{Format(summary.Mean, format)} ± {Format(sd, format)}" : Format(summary.Mean, format)
+            : "n/a";
 }

@@ -66,6 +66,26 @@ public sealed class CsvLog
         .Select(l => l.Split(',').Select(v => double.Parse(v, CultureInfo.InvariantCulture)).ToArray()).ToList();
 }
 
+/// <summary>A run's two logs: <c>train.csv</c> (a row per progress line) and <c>eval.csv</c> (a row per validation).</summary>
+/// <param name="Train">The training log.</param>
+/// <param name="Evaluation">The validation log.</param>
+public sealed record RunLogs(CsvLog Train, CsvLog Evaluation)
+{
+    /// <summary>The columns of <c>train.csv</c>.</summary>
+    public static readonly string[] TrainColumns = ["step", "epoch", "elapsed_s", "lr", "loss", "lm_loss", "infonce", "cond_infonce", "steps_per_s"];
+
+    /// <summary>The columns of <c>eval.csv</c>.</summary>
+    public static readonly string[] EvaluationColumns = ["step", "epoch", "elapsed_s", "valid_ppl", "valid_infonce", "probe_acc", "probe_long_range_acc"];
+
+    /// <summary>
+    /// Fresh logs in <paramref name="directory"/>, or the logs as <paramref name="restored"/> saved them: rows after the
+    /// checkpoint (or torn by a kill) are not read back.
+    /// </summary>
+    public static RunLogs Restore(string directory, Checkpoint.Contents? restored) =>
+        new(CsvLog.Restore(Path.Combine(directory, "train.csv"), TrainColumns, restored?.TrainLog),
+            CsvLog.Restore(Path.Combine(directory, "eval.csv"), EvaluationColumns, restored?.EvalLog));
+}
+
 /// <summary>PNG curves of a run's CSV logs (ScottPlot).</summary>
 public static class Curves
 {

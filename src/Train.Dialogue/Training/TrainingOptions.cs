@@ -229,6 +229,14 @@ public sealed record TrainingOptions
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
 
+    /// <summary>The command-line name of <paramref name="method"/>.</summary>
+    public static string MethodName(Method method) => method switch
+    {
+        Method.Gpt2 => "gpt2",
+        Method.InfoNce => "infonce",
+        _ => "infonce-s",
+    };
+
     /// <summary>
     /// The command-line flag of <paramref name="property"/>, for messages: the property's name in kebab case, except where
     /// the flag is the paper's or GPT-2's short name.

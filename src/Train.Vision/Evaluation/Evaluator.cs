@@ -1,3 +1,4 @@
+using Decomp.Apps;
 using Decomp.Train.Vision.Augmentation;
 using Decomp.Train.Vision.Models;
 using TorchSharp;

@@ -1,16 +1,10 @@
+using Decomp.Apps;
+
 namespace Decomp.Train.Vision.Reporting;
 
-/// <summary>Formats durations and progress lines for the console.</summary>
+/// <summary>Progress lines for the console.</summary>
 internal static class Progress
 {
-    /// <summary>h:mm:ss, or m:ss under an hour.</summary>
-    public static string Duration(double seconds)
-    {
-        if (double.IsNaN(seconds) || double.IsInfinity(seconds)) return "?";
-        var t = TimeSpan.FromSeconds(Math.Max(0, Math.Round(seconds)));
-        return t.TotalHours >= 1 ? $"{(int)t.TotalHours}:{t.Minutes:D2}:{t.Seconds:D2}" : $"{t.Minutes}:{t.Seconds:D2}";
-    }
-
     /// <summary>One progress line for the console.</summary>
     public static string Line(long step, long total, double epoch, MetricRow latest, double logCandidates, double elapsedSeconds, double etaSeconds)
     {
@@ -19,6 +13,6 @@ internal static class Progress
         if (latest.ConditionalBound is { } c) bounds += $"  I_IS {c:F2}";
         var knn = latest.KnnTop1 is { } k ? $" | k-NN {k:F1}%" : "";
         return $"step {step}/{total} ({100.0 * step / Math.Max(1, total):F1}%) epoch {epoch:F2} | loss {latest.Loss:F3} | {bounds} nats (log K {logCandidates:F2}){knn} | "
-               + $"{latest.ImagesPerSecond:F0} img/s | {Duration(elapsedSeconds)} elapsed, ETA {Duration(etaSeconds)}";
+               + $"{latest.ImagesPerSecond:F0} img/s | {Durations.Format(elapsedSeconds)} elapsed, ETA {Durations.Format(etaSeconds)}";
     }
 }

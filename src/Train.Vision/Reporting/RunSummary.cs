@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Decomp.Apps;
 using Decomp.Train.Vision.Training;
 
 namespace Decomp.Train.Vision.Reporting;
@@ -89,15 +90,8 @@ internal sealed record RunSummary
     public static string MarkdownTable(IReadOnlyList<RunSummary> runs)
     {
         static string F(double? v) => v is { } x ? x.ToString("F2", CultureInfo.InvariantCulture) : "-";
-        static string MeanSd(IEnumerable<double?> values, string format = "F2")
-        {
-            var xs = values.Where(v => v is not null).Select(v => v!.Value).ToArray();
-            if (xs.Length == 0) return "-";
-            var mean = xs.Average().ToString(format, CultureInfo.InvariantCulture);
-            if (xs.Length == 1) return mean;
-            var sd = Math.Sqrt(xs.Sum(x => (x - xs.Average()) * (x - xs.Average())) / (xs.Length - 1));
-            return $"{mean} ± {sd.ToString(format, CultureInfo.InvariantCulture)}";
-        }
+        static string MeanSd(IEnumerable<double?> values, string format = "F2") =>
+            MeanAndDeviation.Of(values.Where(v => v is not null).Select(v => v!.Value))?.ToString(format) ?? "-";
         static double? Trained(RunSummary r, double value) => r.Steps > 0 ? value : null;
         var text = new StringBuilder();
         text.AppendLine("| Method | Seeds | Probe top-1 (%) | Probe top-5 (%) | k-NN top-1 (%) | Steps | Epochs | Images/s | Data | Encoder |");

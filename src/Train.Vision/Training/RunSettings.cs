@@ -1,3 +1,4 @@
+using Decomp.Apps;
 using Decomp.Train.Vision.Augmentation;
 using Decomp.Train.Vision.Data;
 using Decomp.Train.Vision.Models;
@@ -61,12 +62,14 @@ internal sealed record RunSettings(
             Classes: train.ClassNames.Count);
     }
 
-    /// <summary>Learning rate at <paramref name="step"/> of <paramref name="totalSteps"/>: linear warm-up, then cosine decay to 0.</summary>
+    /// <summary>
+    /// Learning rate at <paramref name="step"/> of <paramref name="totalSteps"/>: a linear warm-up over the first
+    /// <paramref name="warmupFraction"/> of the steps, then a cosine decay to 0 over the rest (the apps' one schedule).
+    /// </summary>
     public static double LearningRateAt(double peak, long step, long totalSteps, double warmupFraction)
     {
         var warmup = (long)Math.Floor(warmupFraction * totalSteps);
-        if (step < warmup) return peak * (step + 1) / warmup;
         var progress = totalSteps <= warmup ? 1.0 : (double)(step - warmup) / (totalSteps - warmup);
-        return peak * 0.5 * (1 + Math.Cos(Math.PI * Math.Min(1.0, progress)));
+        return LearningRateSchedule.At(peak, step, warmup, progress, LearningRateDecay.Cosine);
     }
 }

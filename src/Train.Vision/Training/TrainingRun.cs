@@ -173,7 +173,7 @@ internal static class TrainingRun
         var summary = Evaluate(options, settings, data, device, session, evaluator, rows, step, trainingSeconds, calibrationSeconds, stoppedByBudget, console);
         AtomicFile.WriteAllText(Path.Combine(outputDirectory, SummaryFile), summary.ToJson());
         Plots.Write(Path.Combine(outputDirectory, PlotFile), rows, title, logCandidates, summary.ProbeTop1);
-        console.WriteLine($"Done: {step} steps ({summary.Epochs:F2} epochs) in {Progress.Duration(trainingSeconds)}, {summary.ImagesPerSecond:F0} images/s"
+        console.WriteLine($"Done: {step} steps ({summary.Epochs:F2} epochs) in {Durations.Format(trainingSeconds)}, {summary.ImagesPerSecond:F0} images/s"
                           + (summary.KnnTop1 is { } k ? $"; k-NN top-1 {k:F2}%" : "")
                           + (summary.ProbeTop1 is null ? "" : $"; linear probe top-1 {summary.ProbeTop1:F2}%, top-5 {summary.ProbeTop5:F2}% (train top-1 {summary.ProbeTrainTop1:F2}%)"));
         console.WriteLine($"  {Path.Combine(outputDirectory, SummaryFile)}, {metricsPath}, {Path.Combine(outputDirectory, PlotFile)}");
@@ -214,9 +214,9 @@ internal static class TrainingRun
             FinalRestrictedViewBound = tail.Length > 0 && tail.All(r => r.RestrictedViewBound is not null) ? tail.Average(r => r.RestrictedViewBound!.Value) : null,
             FinalConditionalBound = tail.Length > 0 && tail.All(r => r.ConditionalBound is not null) ? tail.Average(r => r.ConditionalBound!.Value) : null,
             KnnTop1 = finalKnn,
-            ProbeTop1 = probe?.Top1,
-            ProbeTop5 = probe?.Top5,
-            ProbeTrainTop1 = probe?.TrainTop1,
+            ProbeTop1 = probe?.AccuracyPercent,
+            ProbeTop5 = probe?.TopKAccuracyPercent,
+            ProbeTrainTop1 = probe?.TrainAccuracyPercent,
             ProbeSeconds = probeClock.Elapsed.TotalSeconds,
             Options = options,
         };
