@@ -129,7 +129,8 @@ type internal AllGatherFunction() =
         shape[0] <- shape[0] / int64 group.WorldSize
         let own = torch.empty(shape, dtype = full.dtype, device = full.device)
         engine.ReduceScatterSum(full, own, "allGather backward (reduce-scatter)")
-        List<torch.Tensor>([ own ])
+        // One gradient per argument of `apply`; the group and the engine have none.
+        List<torch.Tensor>([ own; null; null ])
 
 /// Data parallelism over a `ProcessGroup`: collectives with clear errors and a correct backward, the steps of
 /// distributed data-parallel training (broadcast the parameters once, average the gradients after every backward),
