@@ -6,7 +6,7 @@ open TorchSharp
 
 /// One engine of collectives (MPI for CPU tensors, NCCL for CUDA tensors) over contiguous tensors of one device type.
 ///
-/// The core only states the contract; the engines live in `Decomp.Distributed` (P/Invoke to libmpich / libnccl), so
+/// The core only states the contract; the engines live in the `Decomp.Distributed` assembly (namespace `Decomp.Collectives`) (P/Invoke to libmpich / libnccl), so
 /// that this assembly stays free of platform plumbing. Every operation is blocking from the caller's point of view, is
 /// called by every rank in the same order, and fails with a `TimeoutException` naming `collective`, the rank and the
 /// elapsed time when the other ranks do not join within the engine's timeout (a dead or stuck rank), instead of
@@ -47,7 +47,7 @@ type LocalBackend() =
 /// A group of processes that train together: this process's `Rank` in [0, `WorldSize`), its `LocalRank` among the
 /// processes on its machine (the CUDA device it should use), and the engines of its collectives. The engine follows
 /// the tensors' device: `Host` (MPI) for CPU tensors, `Cuda` (NCCL) for CUDA tensors. Create one with
-/// `Decomp.Distributed.ProcessGroups.init` under `mpirun` (or `ProcessGroup.Single` for one process); dispose it at
+/// `Decomp.Collectives.ProcessGroups.init (assembly Decomp.Distributed)` under `mpirun` (or `ProcessGroup.Single` for one process); dispose it at
 /// the end (it finalises MPI, or aborts the job after a collective has failed).
 [<Sealed; AllowNullLiteral>]
 type ProcessGroup(rank: int, worldSize: int, localRank: int, host: ICollectiveBackend, cuda: ICollectiveBackend option) =
@@ -187,56 +187,56 @@ module Distributed =
         Guard.notNull name t
         Guard.hasValues name t
 
-    /// All-gather along the first dimension, differentiable: every rank's `t` ([b, ...], the same shape on every
+    /// All-gather along the first dimension, differentiable: every rank's `tensor` ([b, ...], the same shape on every
     /// rank) stacked in rank order, `[N b, ...]`. Its backward gives each rank its slice of the sum over ranks of the
     /// gathered gradient (see `AllGatherFunction`), so a loss that reads other ranks' rows sends their gradients home.
-    let allGather (group: ProcessGroup) (t: torch.Tensor) : torch.Tensor =
+    let allGather (group: ProcessGroup) (tensor: torch.Tensor) : torch.Tensor =
         if isNull group then nullArg (nameof group)
-        checkTensor (nameof t) t
-        if t.Dimensions < 1L then
-            raise (ArgumentException($"{nameof t} must have at least one dimension to gather along; got {Guard.describe t}.", nameof t))
-        let engine = group.BackendFor (nameof t) t
-        checkAcrossRanks group "allGather" (nameof t) true t |> ignore
-        if t.requires_grad then
-            AllGatherFunction.apply (t, group, engine)
+        checkTensor (nameof tensor) tensor
+        if tensor.Dimensions < 1L then
+            raise (ArgumentException($"{nameof tensor} must have at least one dimension to gather along; got {Guard.describe tensor}.", nameof tensor))
+        let engine = group.BackendFor (nameof tensor) tensor
+        checkAcrossRanks group "allGather" (nameof tensor) true tensor |> ignore
+        if tensor.requires_grad then
+            AllGatherFunction.apply (tensor, group, engine)
         else
             Scoped.run (fun () ->
-                let source = t.contiguous()
-                let shape = Array.copy t.shape
+                let source = tensor.contiguous()
+                let shape = Array.copy tensor.shape
                 shape[0] <- shape[0] * int64 group.WorldSize
-                let output = torch.empty(shape, dtype = t.dtype, device = t.device)
+                let output = torch.empty(shape, dtype = tensor.dtype, device = tensor.device)
                 engine.AllGather(source, output, "allGather")
                 output)
 
-    /// All-reduce: the elementwise sum (or mean) of `t` over ranks, as a new tensor on every rank; `t` is unchanged.
+    /// All-reduce: the elementwise sum (or mean) of `tensor` over ranks, as a new tensor on every rank; `tensor` is unchanged.
     /// Not differentiable (the result carries no gradient): it is for metrics and gradients, not for losses.
-    let allReduce (group: ProcessGroup) (operation: ReduceOperation) (t: torch.Tensor) : torch.Tensor =
+    let allReduce (group: ProcessGroup) (operation: ReduceOperation) (tensor: torch.Tensor) : torch.Tensor =
         if isNull group then nullArg (nameof group)
-        checkTensor (nameof t) t
-        if not (t.is_floating_point ()) && operation = Mean then
-            raise (ArgumentException($"{nameof t} must be floating point for a mean; got {Guard.describe t}.", nameof t))
-        let engine = group.BackendFor (nameof t) t
-        checkAcrossRanks group "allReduce" (nameof t) true t |> ignore
+        checkTensor (nameof tensor) tensor
+        if not (tensor.is_floating_point ()) && operation = Mean then
+            raise (ArgumentException($"{nameof tensor} must be floating point for a mean; got {Guard.describe tensor}.", nameof tensor))
+        let engine = group.BackendFor (nameof tensor) tensor
+        checkAcrossRanks group "allReduce" (nameof tensor) true tensor |> ignore
         Scoped.run (fun () ->
             use _ = torch.no_grad ()
-            let result = t.detach().contiguous().clone()
+            let result = tensor.detach().contiguous().clone()
             engine.AllReduceSum(result, "allReduce")
             match operation with
             | Sum -> result
             | Mean -> result.div_((float group.WorldSize).ToScalar()))
 
-    /// Rank `root`'s `t`, as a new tensor on every rank (each rank passes a tensor of the same shape and dtype; only
+    /// Rank `root`'s `tensor`, as a new tensor on every rank (each rank passes a tensor of the same shape and dtype; only
     /// the root's values matter). Not differentiable.
-    let broadcast (group: ProcessGroup) (root: int) (t: torch.Tensor) : torch.Tensor =
+    let broadcast (group: ProcessGroup) (root: int) (tensor: torch.Tensor) : torch.Tensor =
         if isNull group then nullArg (nameof group)
-        checkTensor (nameof t) t
+        checkTensor (nameof tensor) tensor
         if root < 0 || root >= group.WorldSize then
             raise (ArgumentOutOfRangeException(nameof root, root, $"{nameof root} must be a rank in [0, {group.WorldSize})."))
-        let engine = group.BackendFor (nameof t) t
-        checkAcrossRanks group "broadcast" (nameof t) true t |> ignore
+        let engine = group.BackendFor (nameof tensor) tensor
+        checkAcrossRanks group "broadcast" (nameof tensor) true tensor |> ignore
         Scoped.run (fun () ->
             use _ = torch.no_grad ()
-            let result = t.detach().contiguous().clone()
+            let result = tensor.detach().contiguous().clone()
             engine.Broadcast(result, root, "broadcast")
             result)
 

@@ -1,4 +1,4 @@
-namespace Decomp.Distributed
+namespace Decomp.Collectives
 
 open System
 open System.Diagnostics

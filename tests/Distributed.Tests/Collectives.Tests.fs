@@ -85,7 +85,7 @@ let tests =
         collective "a shape that differs across ranks is an ArgumentException naming the argument and every rank's shape" (fun g ->
             use t = torch.zeros([| 2L + int64 g.Rank; 3L |])
             let e = throwsArgument "allGather of [2, 3] and [3, 3]" (fun () -> Distributed.allGather g t |> ignore)
-            Expect.equal e.ParamName "t" "names the argument"
+            Expect.equal e.ParamName "tensor" "names the argument"
             Expect.stringContains e.Message "rank 0: [2, 3] Float32; rank 1: [3, 3] Float32" "lists each rank's shape"
             let e = throwsArgument "allReduce" (fun () -> Distributed.allReduce g Sum t |> ignore)
             Expect.stringContains e.Message "allReduce" "names the collective"

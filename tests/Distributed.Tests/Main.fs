@@ -6,7 +6,7 @@ module Decomp.Distributed.Tests.Main
 open System
 open Expecto
 open TorchSharp
-open Decomp.Distributed
+open Decomp.Collectives
 
 let private withoutJunit (argv: string[]) =
     let i = Array.IndexOf(argv, "--junit-summary")

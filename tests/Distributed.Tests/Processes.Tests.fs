@@ -9,7 +9,7 @@ open System.Threading
 open Expecto
 open TorchSharp
 open Decomp.Core
-open Decomp.Distributed
+open Decomp.Collectives
 
 /// `mpirun` of MPICH (DECOMP_MPIRUN overrides).
 let mpirun () =

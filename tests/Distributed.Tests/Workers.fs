@@ -7,7 +7,7 @@ open System.IO
 open System.Threading
 open TorchSharp
 open Decomp.Core
-open Decomp.Distributed
+open Decomp.Collectives
 
 /// `loop`: all-reduce and print a line every 20 ms, until killed. `hang`: rank 1 stops calling collectives (sleeps)
 /// while rank 0 all-reduces, so rank 0's collective times out.
