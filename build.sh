@@ -69,6 +69,7 @@ run_distributed_tests() {
   restore
   mkdir -p "$results"
   dotnet build tests/Distributed.Tests -c Release -nologo -clp:NoSummary -v:q
+  dotnet build src/Train.Vision -c Release -nologo -clp:NoSummary -v:q
   local passed=0 failed=0 status=0
   run_distributed_suites
   echo "$passed passed, $failed failed"

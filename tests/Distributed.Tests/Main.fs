@@ -25,4 +25,4 @@ let main argv =
             finally
                 (Harness.group :> IDisposable).Dispose()
         code
-    | _ -> runTestsWithCLIArgs [ Sequenced ] argv (testList "distributed jobs" [ Processes.tests ])
+    | _ -> runTestsWithCLIArgs [ Sequenced ] argv (testList "distributed jobs" [ Processes.tests; Vision.tests ])
