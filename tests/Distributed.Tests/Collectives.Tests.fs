@@ -10,7 +10,7 @@ open Decomp.Distributed.Tests.Harness
 /// Data every rank can rebuild: a global batch [B, D] from a seed; rank r's slice is rows r b .. r b + b - 1.
 let globalBatch (seed: int64) (rows: int64) (columns: int64) =
     use generator = new torch.Generator(uint64 seed)
-    torch.randn([| rows; columns |], generator = generator)
+    torch.randn([| rows; columns |], generator = generator).``to``(device)
 
 let slice (group: ProcessGroup) (t: torch.Tensor) =
     let b = t.shape[0] / int64 group.WorldSize

@@ -9,6 +9,13 @@ open Decomp.Core
 /// The job's process group, created once by Main under mpirun (timeout 60 s, so a broken test fails in a minute).
 let mutable group: ProcessGroup = null
 
+/// Where the data-parallel tests compute: `DECOMP_TEST_DEVICE` (cpu by default: MPI moves the tensors; cuda: NCCL, as
+/// src/Distributed/check-nccl.sh runs them on a GPU machine, one visible GPU per rank).
+let device =
+    match Environment.GetEnvironmentVariable "DECOMP_TEST_DEVICE" with
+    | null | "" -> torch.CPU
+    | request -> Decomp.Core.Device.parse request
+
 /// Unit round-off of float32, 2^-24: one rounding of a float32 operation is off by at most u times its value.
 let u32 = Math.Pow(2.0, -24.0)
 

@@ -17,7 +17,7 @@ let main argv =
     match argv with
     | [| "--worker"; name; folder |] -> Workers.run name folder
     | _ when ProcessGroups.launchedByMpi () ->
-        Harness.group <- ProcessGroups.init torch.CPU (Some(TimeSpan.FromSeconds 60.0))
+        Harness.group <- ProcessGroups.init Harness.device (Some(TimeSpan.FromSeconds 60.0))
         let code =
             try
                 let args = if Harness.group.Rank = 0 then argv else withoutJunit argv

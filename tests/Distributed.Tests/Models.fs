@@ -12,10 +12,10 @@ let inputs, hidden, outputs = 6L, 16L, 8L
 let create (seed: int64) : Parameters =
     use generator = new torch.Generator(uint64 seed)
     let draw (shape: int64[]) (scale: float) =
-        (torch.randn(shape, generator = generator) * scale).requires_grad_(true)
+        (torch.randn(shape, generator = generator) * scale).``to``(Harness.device).requires_grad_(true)
     [ draw [| inputs; hidden |] 0.5
       draw [| hidden |] 0.1
-      (torch.ones([| hidden |]) + torch.randn([| hidden |], generator = generator) * 0.1).requires_grad_(true)
+      (torch.ones([| hidden |]) + torch.randn([| hidden |], generator = generator) * 0.1).``to``(Harness.device).requires_grad_(true)
       draw [| hidden |] 0.1
       draw [| hidden; outputs |] 0.5 ]
 

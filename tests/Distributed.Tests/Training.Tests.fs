@@ -17,7 +17,7 @@ let settings = { DecomposedLossSettings.Paper with Temperature = 0.5 }
 let views (step: int) (rows: int64) =
     let x = globalBatch (1000L + int64 step) rows Models.inputs
     let noise (seed: int64) = globalBatch seed rows Models.inputs * 0.3
-    x + noise (2000L + int64 step), x + noise (3000L + int64 step), (globalBatch (4000L + int64 step) 1L Models.inputs).gt((0.0).ToScalar()).to_type(torch.float32)
+    x + noise (2000L + int64 step), x + noise (3000L + int64 step), (globalBatch (4000L + int64 step) 1L Models.inputs).gt((0.0).ToScalar()).to_type(torch.float32).``to``(device)
 
 // Tolerance of the trajectory comparisons. Both sides compute the same formulas in float32; they differ in how sums
 // are split (the loss and gradients of B rows summed in one process, or as N partial sums of b rows averaged by
@@ -91,8 +91,8 @@ let moco (g: ProcessGroup) =
     let singleKeys = Models.copy single
     let distributed = Models.create 9L
     let distributedKeys = Models.copy distributed
-    use singleQueue = new KeyQueue(capacity, int Models.outputs, torch.CPU, torch.float32, 5L)
-    use distributedQueue = new KeyQueue(capacity, int Models.outputs, torch.CPU, torch.float32, 5L)
+    use singleQueue = new KeyQueue(capacity, int Models.outputs, device, torch.float32, 5L)
+    use distributedQueue = new KeyQueue(capacity, int Models.outputs, device, torch.float32, 5L)
     let mutable worstGradient = 0.0
     let losses = ResizeArray()
     let normalise (t: torch.Tensor) = torch.nn.functional.normalize(t, 2.0, 1L, 1e-12)
@@ -101,10 +101,10 @@ let moco (g: ProcessGroup) =
         let x, y, mask = views step rows
         // One process: keys over the shuffled BatchNorm groups, as TrainingSession.EncodeKeys does with --bn-splits N.
         let singleLoss, keys =
-            use generator = new torch.Generator(uint64 (500 + step))
+            use generator = new torch.Generator(uint64 (500 + step), device)
             let keys =
                 use _ = torch.no_grad ()
-                let permutation = torch.randperm(rows, generator = generator)
+                let permutation = torch.randperm(rows, generator = generator, device = device)
                 (Models.forward singleKeys n (y.index_select(0L, permutation))).index_select(0L, permutation.argsort())
             let loss = MemoryBank.decomposedLoss settings (Models.forward single n x) (Models.forward single n (x * mask)) keys (Some singleQueue.Keys)
             loss.Loss, keys
@@ -116,7 +116,7 @@ let moco (g: ProcessGroup) =
         // N ranks.
         let xr, yr = slice g x, slice g y
         let rankKeys =
-            use generator = new torch.Generator(uint64 (500 + step))
+            use generator = new torch.Generator(uint64 (500 + step), device)
             Distributed.shuffledKeys g generator (Func<_, _>(Models.forward distributedKeys 1)) yr
         let rankLoss = (MemoryBank.decomposedLoss settings (Models.forward distributed 1 xr) (Models.forward distributed 1 (xr * mask)) rankKeys (Some distributedQueue.Keys)).Loss
         rankLoss.backward()
