@@ -124,10 +124,7 @@ public static class Distributed
                                                         double lambda = 0.5, double temperature = 0.2, Similarity similarity = Similarity.Cosine,
                                                         bool conditional = true)
     {
-        if (!(lambda >= 0 && lambda <= 1))
-            throw new ArgumentOutOfRangeException(nameof(lambda), lambda, "lambda must lie in [0, 1].");
-        Guard.Positive(temperature, nameof(temperature));
-        var settings = new Core.DecomposedLossSettings(lambda, temperature, Guard.ToCore(similarity), conditional);
+        var settings = Bounds.LossSettings(lambda, temperature, similarity, conditional);
         var result = Core.Distributed.gatheredDecomposedLoss(Checked(group), settings, fullViewQueries, restrictedViewQueries, keys);
         return new DecomposedLoss(result.Loss, result.FullViewInfoNce, result.RestrictedViewInfoNce, result.ConditionalInfoNce);
     }

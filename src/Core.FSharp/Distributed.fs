@@ -406,12 +406,7 @@ module Distributed =
         Guard.finite (nameof keys) keys
         use scope = torch.NewDisposeScope()
         match gatheredScores group settings.Similarity settings.Temperature [ fullViewQueries; restrictedViewQueries ] keys with
-        | [ full; restricted ] ->
-            let result = MemoryBank.ofScores settings full restricted
-            { Loss = result.Loss.MoveToOuterDisposeScope()
-              FullViewInfoNce = result.FullViewInfoNce.MoveToOuterDisposeScope()
-              RestrictedViewInfoNce = result.RestrictedViewInfoNce.MoveToOuterDisposeScope()
-              ConditionalInfoNce = result.ConditionalInfoNce.MoveToOuterDisposeScope() }
+        | [ full; restricted ] -> MemoryBank.movedOut (MemoryBank.ofScores settings full restricted)
         | _ -> failwith "unreachable"
 
     /// MoCo's shuffled BatchNorm across ranks: the keys f_ema(y) of this rank's `views` ([b, ...]), computed so that

@@ -65,6 +65,13 @@ module MemoryBank =
           RestrictedViewInfoNce = detachedMean restrictedNce
           ConditionalInfoNce = detachedMean conditional }
 
+    /// `loss` with its tensors moved to the dispose scope outside the caller's (which is about to close).
+    let internal movedOut (loss: DecomposedLoss) : DecomposedLoss =
+        { Loss = loss.Loss.MoveToOuterDisposeScope()
+          FullViewInfoNce = loss.FullViewInfoNce.MoveToOuterDisposeScope()
+          RestrictedViewInfoNce = loss.RestrictedViewInfoNce.MoveToOuterDisposeScope()
+          ConditionalInfoNce = loss.ConditionalInfoNce.MoveToOuterDisposeScope() }
+
     /// The loss of Appendix B.1, with x' the full view and x'' an information-restricted view of x:
     ///
     /// `loss = lambda nce(x'; y) + (1 - lambda) (nce(x''; y) + nce(x'; y | x''))`
@@ -130,11 +137,7 @@ module MemoryBank =
             | None -> Scores.ofInBatchUnchecked (logits.narrow(0L, 0L, batch)), Scores.ofInBatchUnchecked (logits.narrow(0L, batch, batch))
         // The logits come from inputs checked above, so the formulas run unchecked: nothing is scanned twice, and no
         // error can name a tensor the caller never passed.
-        let result = ofScores settings full restricted
-        { Loss = result.Loss.MoveToOuterDisposeScope()
-          FullViewInfoNce = result.FullViewInfoNce.MoveToOuterDisposeScope()
-          RestrictedViewInfoNce = result.RestrictedViewInfoNce.MoveToOuterDisposeScope()
-          ConditionalInfoNce = result.ConditionalInfoNce.MoveToOuterDisposeScope() }
+        movedOut (ofScores settings full restricted)
 
 /// A first-in-first-out queue of keys for momentum contrast (MoCo): the negatives of `MemoryBank.decomposedLoss`.
 ///
