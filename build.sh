@@ -41,7 +41,7 @@ count_trx() { # file -> "passed failed"
 
 # MPICH (mpirun.mpich, libmpich.so.12) for the distributed suites: installed here when missing, as the README says.
 ensure_mpich() {
-  command -v mpirun.mpich >/dev/null && [[ -e /usr/lib/x86_64-linux-gnu/libmpich.so.12 || -n "${DECOMP_MPI_LIBRARY:-}" ]] && return 0
+  command -v mpirun.mpich >/dev/null && { [[ -n "${DECOMP_MPI_LIBRARY:-}" ]] || [[ $(/sbin/ldconfig -p 2>/dev/null | grep -c "libmpich.so.12 ") -gt 0 ]]; } && return 0
   local sudo=""
   [[ $(id -u) -eq 0 ]] || sudo=sudo
   echo "installing MPICH (apt-get install mpich) for the distributed tests ..."
