@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Decomp's one entry point for a fresh machine (see README):
 #   ./build.sh test [--quick]        build everything and run every test suite; ends with "N passed, N failed"
+#   ./build.sh test-distributed      build and run only the multi-rank suites (under mpirun, 2 ranks); same last line
 #   ./build.sh figure2 [options]     the main job: the paper's synthetic experiment (Figure 2); --help for options
 #   ./build.sh estimate [options]    the decomp tool: MI or conditional MI from CSV/TSV, .npy or Parquet files; --help
 #   ./build.sh notebooks [files]     run notebooks (default: paper-notebooks/*.ipynb) in full in the real .NET Interactive
@@ -38,6 +39,43 @@ count_trx() { # file -> "passed failed"
   echo "${passed:-0} ${failed:-0}"
 }
 
+# MPICH (mpirun.mpich, libmpich.so.12) for the distributed suites: installed here when missing, as the README says.
+ensure_mpich() {
+  command -v mpirun.mpich >/dev/null && { [[ -n "${DECOMP_MPI_LIBRARY:-}" ]] || [[ $(/sbin/ldconfig -p 2>/dev/null | grep -c "libmpich.so.12 ") -gt 0 ]]; } && return 0
+  local sudo=""
+  [[ $(id -u) -eq 0 ]] || sudo=sudo
+  echo "installing MPICH (apt-get install mpich) for the distributed tests ..."
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq mpich >/dev/null
+}
+
+# The multi-rank suites of tests/Distributed.Tests: the collective tests run on every rank of a 2-rank mpirun job (rank 0
+# writes the JUnit file; each test's result is agreed by both ranks), the job tests start their own mpirun jobs (a
+# killed rank, a hanging rank). Adds to the caller's passed/failed/status.
+distributed_dll=tests/Distributed.Tests/bin/Release/net10.0/Decomp.Distributed.Tests.dll
+run_distributed_suites() {
+  local p f name
+  if ! ensure_mpich; then echo "MPICH is missing and could not be installed: the distributed suites count as failed"; failed=$((failed + 2)); status=1; return; fi
+  name=Distributed.Tests
+  timeout 600 mpirun.mpich -np 2 dotnet "$distributed_dll" --summary --junit-summary "$PWD/$results/$name.xml" || status=1
+  if [[ -f "$results/$name.xml" ]]; then read -r p f < <(count_junit "$results/$name.xml"); else p=0; f=1; fi
+  passed=$((passed + p)); failed=$((failed + f))
+  name=Distributed.Jobs
+  timeout 600 dotnet "$distributed_dll" --summary --junit-summary "$PWD/$results/$name.xml" || status=1
+  if [[ -f "$results/$name.xml" ]]; then read -r p f < <(count_junit "$results/$name.xml"); else p=0; f=1; fi
+  passed=$((passed + p)); failed=$((failed + f))
+}
+
+run_distributed_tests() {
+  restore
+  mkdir -p "$results"
+  dotnet build tests/Distributed.Tests -c Release -nologo -clp:NoSummary -v:q
+  dotnet build src/Train.Vision -c Release -nologo -clp:NoSummary -v:q
+  local passed=0 failed=0 status=0
+  run_distributed_suites
+  echo "$passed passed, $failed failed"
+  [[ $status -eq 0 && $failed -eq 0 ]]
+}
+
 run_tests() {
   restore
   rm -rf "$results"; mkdir -p "$results"
@@ -55,6 +93,7 @@ run_tests() {
     if [[ -f "$results/$name.trx" ]]; then read -r p f < <(count_trx "$results/$name.trx"); else p=0; f=1; fi
     passed=$((passed + p)); failed=$((failed + f))
   done
+  run_distributed_suites
   echo "$passed passed, $failed failed"
   [[ $status -eq 0 && $failed -eq 0 ]]
 }
@@ -85,9 +124,10 @@ run_notebooks() {
 
 case "${1:-}" in
   test) shift; run_tests "$@" ;;
+  test-distributed) shift; run_distributed_tests ;;
   figure2) shift; restore; exec dotnet run --project src/Experiments.Synthetic -c Release -- "$@" ;;
   # Run from the caller's folder, so that relative --x/--y/--z/--output paths mean what they say there.
   estimate) shift; restore; root=$PWD; cd "$caller"; exec dotnet run --project "$root/src/Cli" -c Release -- estimate "$@" ;;
   notebooks) shift; run_notebooks "$@" ;;
-  *) sed -n '2,8p' "$0"; exit 2 ;;
+  *) sed -n '2,9p' "$0"; exit 2 ;;
 esac

@@ -247,13 +247,19 @@ public static class Bounds
                                                 double lambda = 0.5, double temperature = 0.2, Similarity similarity = Similarity.Cosine,
                                                 bool conditional = true)
     {
-        if (!(lambda >= 0 && lambda <= 1))
-            throw new ArgumentOutOfRangeException(nameof(lambda), lambda, "lambda must lie in [0, 1].");
-        Guard.Positive(temperature, nameof(temperature));
-        var settings = new Core.DecomposedLossSettings(lambda, temperature, Guard.ToCore(similarity), conditional);
+        var settings = LossSettings(lambda, temperature, similarity, conditional);
         var negatives = memory is null ? null : Microsoft.FSharp.Core.FSharpOption<Tensor>.Some(memory);
         var result = Core.MemoryBank.decomposedLoss(settings, fullViewQueries, restrictedViewQueries, keys, negatives);
         return new DecomposedLoss(result.Loss, result.FullViewInfoNce, result.RestrictedViewInfoNce, result.ConditionalInfoNce);
+    }
+
+    /// <summary>The core's settings of the B.1 loss, after checking λ and the temperature (shared with <see cref="Distributed"/>).</summary>
+    internal static Core.DecomposedLossSettings LossSettings(double lambda, double temperature, Similarity similarity, bool conditional)
+    {
+        if (!(lambda >= 0 && lambda <= 1))
+            throw new ArgumentOutOfRangeException(nameof(lambda), lambda, "lambda must lie in [0, 1].");
+        Guard.Positive(temperature, nameof(temperature));
+        return new Core.DecomposedLossSettings(lambda, temperature, Guard.ToCore(similarity), conditional);
     }
 
     // ---------------------------------------------------------------- direct MI coding

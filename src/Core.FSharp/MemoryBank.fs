@@ -41,6 +41,37 @@ type DecomposedLossSettings =
 /// The memory-bank loss of Appendix B.1 (MoCo v2 backbone) as a pure function, and the queue of keys it reads.
 module MemoryBank =
 
+    /// The Appendix B.1 loss given its two score matrices in the positive-first layout, `full` = logits of f(x') and
+    /// `restricted` = logits of f(x'') against the same K candidates ([batch, K] each, already divided by the
+    /// temperature). Unchecked: for `decomposedLoss` and `Distributed.decomposedLoss`, which build the scores from inputs
+    /// they have checked. The result's tensors belong to the caller's dispose scope; intermediates are freed.
+    let internal ofScores (settings: DecomposedLossSettings) (full: torch.Tensor) (restricted: torch.Tensor) : DecomposedLoss =
+        use scope = torch.NewDisposeScope()
+        let logK = Scores.logCandidates (int full.shape[1])
+        let fullNce = Bounds.Unchecked.infoNce full
+        let restrictedNce = Bounds.Unchecked.infoNce restricted
+        let conditional = Bounds.Unchecked.importanceSampled full restricted
+        let lambda = settings.Lambda
+        let objective =
+            if settings.Conditional then
+                fullNce.mul(lambda.ToScalar()) + (restrictedNce + conditional).mul((1.0 - lambda).ToScalar())
+            else
+                fullNce.mul(lambda.ToScalar()) + restrictedNce.mul((1.0 - lambda).ToScalar())
+        // Each nce term of the pseudocode is log K minus its bound: restore those constants so the value matches B.1.
+        let constant = (if settings.Conditional then lambda + 2.0 * (1.0 - lambda) else 1.0) * logK
+        let detachedMean (t: torch.Tensor) = t.detach().mean().MoveToOuterDisposeScope()
+        { Loss = (-objective).mean().add(constant.ToScalar()).MoveToOuterDisposeScope()
+          FullViewInfoNce = detachedMean fullNce
+          RestrictedViewInfoNce = detachedMean restrictedNce
+          ConditionalInfoNce = detachedMean conditional }
+
+    /// `loss` with its tensors moved to the dispose scope outside the caller's (which is about to close).
+    let internal movedOut (loss: DecomposedLoss) : DecomposedLoss =
+        { Loss = loss.Loss.MoveToOuterDisposeScope()
+          FullViewInfoNce = loss.FullViewInfoNce.MoveToOuterDisposeScope()
+          RestrictedViewInfoNce = loss.RestrictedViewInfoNce.MoveToOuterDisposeScope()
+          ConditionalInfoNce = loss.ConditionalInfoNce.MoveToOuterDisposeScope() }
+
     /// The loss of Appendix B.1, with x' the full view and x'' an information-restricted view of x:
     ///
     /// `loss = lambda nce(x'; y) + (1 - lambda) (nce(x''; y) + nce(x'; y | x''))`
@@ -104,25 +135,9 @@ module MemoryBank =
             match memory with
             | Some _ -> logits.narrow(0L, 0L, batch), logits.narrow(0L, batch, batch)
             | None -> Scores.ofInBatchUnchecked (logits.narrow(0L, 0L, batch)), Scores.ofInBatchUnchecked (logits.narrow(0L, batch, batch))
-        let logK = Scores.logCandidates (int full.shape[1])
         // The logits come from inputs checked above, so the formulas run unchecked: nothing is scanned twice, and no
         // error can name a tensor the caller never passed.
-        let fullNce = Bounds.Unchecked.infoNce full
-        let restrictedNce = Bounds.Unchecked.infoNce restricted
-        let conditional = Bounds.Unchecked.importanceSampled full restricted
-        let lambda = settings.Lambda
-        let objective =
-            if settings.Conditional then
-                fullNce.mul(lambda.ToScalar()) + (restrictedNce + conditional).mul((1.0 - lambda).ToScalar())
-            else
-                fullNce.mul(lambda.ToScalar()) + restrictedNce.mul((1.0 - lambda).ToScalar())
-        // Each nce term of the pseudocode is log K minus its bound: restore those constants so the value matches B.1.
-        let constant = (if settings.Conditional then lambda + 2.0 * (1.0 - lambda) else 1.0) * logK
-        let detachedMean (t: torch.Tensor) = t.detach().mean().MoveToOuterDisposeScope()
-        { Loss = (-objective).mean().add(constant.ToScalar()).MoveToOuterDisposeScope()
-          FullViewInfoNce = detachedMean fullNce
-          RestrictedViewInfoNce = detachedMean restrictedNce
-          ConditionalInfoNce = detachedMean conditional }
+        movedOut (ofScores settings full restricted)
 
 /// A first-in-first-out queue of keys for momentum contrast (MoCo): the negatives of `MemoryBank.decomposedLoss`.
 ///

@@ -23,6 +23,7 @@ internal sealed class ContrastiveObjective : IDisposable
     private readonly double lambda;
     private readonly double temperature;
     private readonly MemoryBank? bank;
+    private readonly ProcessGroup group;
 
     /// <param name="kind">The objective.</param>
     /// <param name="lambda">lam of the decomposition (ignored by the baseline).</param>
@@ -32,9 +33,12 @@ internal sealed class ContrastiveObjective : IDisposable
     /// <param name="enqueueBatch">Keys enqueued per step; the queue size must be a multiple of it.</param>
     /// <param name="device">Where the queue lives.</param>
     /// <param name="seed">Seed of the queue's initial random keys.</param>
+    /// <param name="group">The processes training together: in-batch negatives come from every rank's keys, and the queue
+    /// takes every rank's keys (<paramref name="enqueueBatch"/> is the global batch). Null: this process alone.</param>
     public ContrastiveObjective(ObjectiveKind kind, double lambda, double temperature, int queueSize, int dimension,
-                                int enqueueBatch, Device device, long seed)
+                                int enqueueBatch, Device device, long seed, ProcessGroup? group = null)
     {
+        this.group = group ?? ProcessGroup.Single();
         if (queueSize > 0 && queueSize % enqueueBatch != 0)
             throw new ArgumentException($"the queue size ({queueSize}) must be a multiple of the batch size ({enqueueBatch}).", nameof(queueSize));
         this.kind = kind;
@@ -48,6 +52,7 @@ internal sealed class ContrastiveObjective : IDisposable
 
     /// <summary>Number of candidates K each bound contrasts (positive included); log K caps every InfoNCE estimate.</summary>
     public long Candidates(int batchSize) => bank is null ? batchSize : 1 + bank.Capacity;
+    // batchSize is the global batch: with gathered negatives each rank's queries see every rank's keys.
 
     /// <summary>
     /// MoCo step: queries f(x') and f(x'') against keys f_ema(y) (already detached), negatives from the queue.
@@ -81,7 +86,14 @@ internal sealed class ContrastiveObjective : IDisposable
         if (bank is null) return;
         using var noGrad = no_grad();
         using var unit = functional.normalize(keys.detach(), 2, 1);
-        bank.Enqueue(unit);
+        if (group.WorldSize == 1)
+        {
+            bank.Enqueue(unit);
+            return;
+        }
+        // MoCo across ranks: the queue takes the keys of the whole global batch, in rank order, on every rank.
+        using var all = Distributed.AllGather(group, unit);
+        bank.Enqueue(all);
     }
 
     /// <summary>Writes the queue (keys and write position) for a checkpoint.</summary>
@@ -111,16 +123,22 @@ internal sealed class ContrastiveObjective : IDisposable
 
     private ObjectiveTerms Terms(Tensor fullViewQueries, Tensor? restrictedViewQueries, Tensor keys, Tensor? memory)
     {
+        var gathered = memory is null && group.WorldSize > 1;
         if (kind == ObjectiveKind.InfoNce)
         {
-            var bound = memory is null
+            var bound = gathered
+                ? Distributed.GatheredInfoNce(group, fullViewQueries, keys, temperature, Similarity.Cosine)
+                : memory is null
                 ? Bounds.InfoNce(fullViewQueries, keys, temperature, Similarity.Cosine)
                 : Bounds.InfoNce(fullViewQueries, keys, memory, temperature, Similarity.Cosine);
             return new ObjectiveTerms(-bound, bound, null, null);
         }
         if (restrictedViewQueries is null) throw new ArgumentNullException(nameof(restrictedViewQueries), "the decomposed objective needs f(x'').");
-        var loss = Bounds.MemoryBankLoss(fullViewQueries, restrictedViewQueries, keys, memory, lambda, temperature,
-                                         Similarity.Cosine, conditional: kind == ObjectiveKind.Decomposed);
+        var loss = gathered
+            ? Distributed.GatheredMemoryBankLoss(group, fullViewQueries, restrictedViewQueries, keys, lambda, temperature,
+                                                 Similarity.Cosine, conditional: kind == ObjectiveKind.Decomposed)
+            : Bounds.MemoryBankLoss(fullViewQueries, restrictedViewQueries, keys, memory, lambda, temperature,
+                                    Similarity.Cosine, conditional: kind == ObjectiveKind.Decomposed);
         return new ObjectiveTerms(loss.Loss, loss.FullViewInfoNce, loss.RestrictedViewInfoNce, loss.ConditionalInfoNce);
     }
 

@@ -9,7 +9,7 @@ using Core = Decomp.Core;
 namespace Decomp.Tests;
 
 /// <summary>
-/// The packages as shipped: `dotnet pack` both libraries into a local folder, build a fresh C# console app that references
+/// The packages as shipped: `dotnet pack` the libraries (Decomp.Core, Decomp.Distributed, Decomp) into a local folder, build a fresh C# console app that references
 /// only those packages (and TorchSharp-cpu for natives), run it, and compare its numbers with the F# core in this process.
 /// </summary>
 public class PackagingTests(ITestOutputHelper output)
@@ -57,7 +57,7 @@ public class PackagingTests(ITestOutputHelper output)
             // A unique version, so that no earlier build of the packages can be served from the NuGet cache.
             var version = $"0.0.0-test.{DateTime.UtcNow:yyyyMMddHHmmssfff}";
             var feed = Path.Combine(work.FullName, "feed");
-            foreach (var project in new[] { "src/Core.FSharp/Decomp.Core.fsproj", "src/Api.CSharp/Decomp.csproj" })
+            foreach (var project in new[] { "src/Core.FSharp/Decomp.Core.fsproj", "src/Distributed/Decomp.Distributed.fsproj", "src/Api.CSharp/Decomp.csproj" })
                 Run(root, "pack", Path.Combine(root, project), "-c", "Release", "--no-build", $"-p:PackageVersion={version}", "-o", feed);
 
             var app = Directory.CreateDirectory(Path.Combine(work.FullName, "app")).FullName;

@@ -1,4 +1,4 @@
-/// Decomp referenced the way notebook users reference it: both libraries packed into a local feed, then, in the real
+/// Decomp referenced the way notebook users reference it: the libraries (Decomp.Core, Decomp.Distributed, Decomp) packed into a local feed, then, in the real
 /// kernel, `#i "nuget: <feed>"` and `#r "nuget: ..."` from an F# notebook and from a C# notebook. TorchSharp and its
 /// natives then come from the NuGet package cache, where on Debian 12 TorchSharp's own shim does not load; the
 /// notebooks work only if Decomp.Core.Native handles that case without writing into the cache.
@@ -31,14 +31,15 @@ type private Feed() =
     let version = $"0.0.0-kernel.{DateTime.UtcNow:yyyyMMddHHmmssfff}"
     let path = Directory.CreateDirectory(folder.File "feed").FullName
     do
-        for project in [ "src/Runtime.FSharp/Decomp.Runtime.fsproj"; "src/Core.FSharp/Decomp.Core.fsproj"; "src/Api.CSharp/Decomp.csproj" ] do
+        for project in [ "src/Runtime.FSharp/Decomp.Runtime.fsproj"; "src/Core.FSharp/Decomp.Core.fsproj"; "src/Distributed/Decomp.Distributed.fsproj"
+                         "src/Api.CSharp/Decomp.csproj" ] do
             dotnet [ "pack"; project; "-c"; "Release"; "--no-build"; $"-p:PackageVersion={version}"; "-o"; path ]
     member _.Folder = folder
     member _.Path = path
     member _.Version = version
     interface IDisposable with
         member _.Dispose() =
-            for id in [ "decomp.runtime"; "decomp.core"; "decomp" ] do
+            for id in [ "decomp.runtime"; "decomp.core"; "decomp.distributed"; "decomp" ] do
                 let cached = Path.Combine(FSharpCoreTests.packagesFolder (), id, version)
                 try Directory.Delete(cached, true) with :? IOException | :? UnauthorizedAccessException | :? DirectoryNotFoundException -> ()
             (folder :> IDisposable).Dispose()

@@ -108,7 +108,10 @@ internal static class OptionTable
                    new[] { ("fp32", Precision.Float32), ("bf16", Precision.BFloat16) }, d.Precision, (o, v) => o with { Precision = v }),
 
             // Optimisation
-            Value("--batch-size", nameof(TrainingOptions.BatchSize), "Images per step.", d.BatchSize, (o, v) => o with { BatchSize = v }),
+            Value("--batch-size", nameof(TrainingOptions.BatchSize),
+                  "Images per step over all processes (alias --global-batch): under mpirun -np N each rank takes its own N-th of every batch, "
+                  + "and negatives, the queue's keys and the averaged gradients are those of the whole batch.",
+                  d.BatchSize, (o, v) => o with { BatchSize = v }, "--global-batch"),
             Value<int?>("--epochs", nameof(TrainingOptions.Epochs),
                   $"Epochs to train. 0 = no training: probe the randomly initialised encoder. Default: {TrainingOptions.DefaultEpochs}, or as many as --budget-minutes allows.",
                   null, (o, v) => o with { Epochs = v }),
@@ -153,9 +156,10 @@ internal static class OptionTable
         };
     }
 
-    private static IOptionBinding Value<T>(string flag, string property, string description, T defaultValue, Func<TrainingOptions, T, TrainingOptions> apply)
+    private static IOptionBinding Value<T>(string flag, string property, string description, T defaultValue, Func<TrainingOptions, T, TrainingOptions> apply,
+                                           params string[] aliases)
     {
-        var option = new Option<T>(flag) { Description = description };
+        var option = new Option<T>(flag, aliases) { Description = description };
         if (defaultValue is not null) option.DefaultValueFactory = _ => defaultValue;
         return new Binding<T>(option, property, apply);
     }

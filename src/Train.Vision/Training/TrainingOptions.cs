@@ -51,6 +51,12 @@ internal sealed record TrainingOptions
 
     // Optimisation
     public int BatchSize { get; init; } = 256;
+    /// <summary>
+    /// The number of processes (mpirun ranks) that trained this run; 1 without mpirun. Set by the driver, not by an
+    /// option: a run resumes only with the same number of processes, since each rank's shard of every global batch, its
+    /// BatchNorm statistics and the gathered negatives depend on it.
+    /// </summary>
+    public int WorldSize { get; init; } = 1;
     public int? Epochs { get; init; }
     public long MaxSteps { get; init; }
     public double BudgetMinutes { get; init; }
@@ -116,6 +122,8 @@ internal sealed record TrainingOptions
         Require(Lambda is >= 0 and <= 1, "--lambda", $"must lie in [0, 1]; got {Lambda}");
         Require(Temperature is null or > 0, "--temperature", $"must be positive; got {Temperature}");
         Require(BatchSize >= 2, "--batch-size", $"must be at least 2 (the batch supplies the negatives or the queue's keys); got {BatchSize}");
+        Require(WorldSize >= 1 && BatchSize % WorldSize == 0 && BatchSize / WorldSize >= 2, "--global-batch",
+                $"({BatchSize}) must split into {WorldSize} equal per-rank batches of at least 2 images (one per mpirun rank)");
         if (Framework == Framework.MoCo)
         {
             Require(QueueSize >= BatchSize && QueueSize % BatchSize == 0, "--queue-size",
@@ -123,6 +131,8 @@ internal sealed record TrainingOptions
             Require(KeyMomentum is >= 0 and < 1, "--key-momentum", $"must lie in [0, 1); got {KeyMomentum}");
             Require(BatchNormSplits >= 1 && BatchSize % BatchNormSplits == 0 && BatchSize / BatchNormSplits >= 2, "--bn-splits",
                     $"must divide --batch-size ({BatchSize}) into groups of at least 2; got {BatchNormSplits}");
+            Require(BatchNormSplits % WorldSize == 0, "--bn-splits",
+                    $"must be a multiple of the number of mpirun ranks ({WorldSize}): each rank encodes its keys in --bn-splits / ranks shuffled groups; got {BatchNormSplits}");
         }
         Require(RestrictedSize is null or >= 4, "--restricted-size", $"must be at least 4; got {RestrictedSize}");
         Require(RestrictedScaleMin > 0 && RestrictedScaleMin <= RestrictedScaleMax && RestrictedScaleMax <= 1, "--restricted-scale-min/--restricted-scale-max",

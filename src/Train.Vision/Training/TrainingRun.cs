@@ -34,6 +34,13 @@ internal static class TrainingRun
     public static int Execute(TrainingOptions requested, IReadOnlySet<string> explicitFields, TextWriter console, CancellationToken cancel, RunHooks? hooks = null)
     {
         requested.Validate();
+        // Under mpirun every rank runs this method; rank 0 alone owns the run folder, writes its files and prints.
+        using var group = ProcessGroup.LaunchedByMpi
+            ? ProcessGroup.Initialize(requested.Device is { } requestedDevice ? Devices.Parse(requestedDevice) : Devices.Current)
+            : ProcessGroup.Single();
+        if (!group.IsMain) console = TextWriter.Null;
+        requested = requested with { WorldSize = group.WorldSize };
+        requested.Validate();
         var outputDirectory = requested.Output ?? DefaultOutput(requested);
         var checkpointPath = Path.Combine(outputDirectory, Checkpoint.FileName);
         CheckpointState? resumed = null;
@@ -41,11 +48,16 @@ internal static class TrainingRun
         Exception NoCheckpoint() => ResumePolicy.NoCheckpoint(checkpointPath);
         if (requested.BenchmarkSteps == 0 && requested.Resume && !Directory.Exists(outputDirectory)) throw NoCheckpoint();
         // One process per run folder, from before its checkpoint is read until the run ends (or the process dies).
-        using var owner = requested.BenchmarkSteps == 0 ? RunFolder.Acquire(outputDirectory) : null;
+        using var owner = requested.BenchmarkSteps == 0 && group.IsMain ? RunFolder.Acquire(outputDirectory) : null;
         if (requested.BenchmarkSteps == 0 && requested.Resume)
         {
             if (!File.Exists(checkpointPath)) throw CheckpointFile.OnlyPrevious(checkpointPath) ?? NoCheckpoint();
             resumed = Checkpoint.ReadState(checkpointPath);
+            if (resumed.Options.WorldSize != group.WorldSize)
+                throw new ArgumentException(
+                    $"--resume: {outputDirectory} was trained by {resumed.Options.WorldSize} process(es) (mpirun -np {resumed.Options.WorldSize}), and this job has {group.WorldSize}. "
+                    + $"Resume it with mpirun -np {resumed.Options.WorldSize}: each rank's share of every batch, its BatchNorm statistics and the gathered negatives depend on the number of processes.",
+                    "--resume");
             options = MergeForResume(resumed.Options, requested, explicitFields) with { Output = outputDirectory };
             options.Validate();
         }
@@ -71,17 +83,23 @@ internal static class TrainingRun
         using var views = new ViewFactory(settings.Augmentation, mean, std, device);
         var evaluator = new Evaluator(trainImages, trainLabels, testImages, testLabels, views, settings.Classes);
 
-        if (options.BenchmarkSteps > 0) return Benchmark(options, settings, trainImages, views, device, console);
+        if (options.BenchmarkSteps > 0) return Benchmark(options, settings, trainImages, views, device, console, group);
 
-        Directory.CreateDirectory(outputDirectory);
+        if (group.IsMain) Directory.CreateDirectory(outputDirectory);
         var metricsPath = Path.Combine(outputDirectory, MetricsFile);
         double calibrationSeconds = 0;
         long totalSteps;
         if (resumed is not null) totalSteps = resumed.TotalSteps;
-        else if (options.BudgetMinutes > 0) (totalSteps, calibrationSeconds) = PlanBudget(options, settings, trainImages, views, evaluator, device, console);
+        else if (options.BudgetMinutes > 0)
+        {
+            (totalSteps, calibrationSeconds) = PlanBudget(options, settings, trainImages, views, evaluator, device, console, group);
+            // Every rank timed its own steps; all of them take rank 0's plan, or they would stop at different steps.
+            using var planned = Distributed.Broadcast(group, tensor(new[] { totalSteps }));
+            totalSteps = planned.item<long>();
+        }
         else totalSteps = settings.StepCap ?? throw new InvalidOperationException("a run without a budget has a step cap");
 
-        using var session = new TrainingSession(options, settings, trainImages, views, device);
+        using var session = new TrainingSession(options, settings, trainImages, views, device, group);
         var rows = new List<MetricRow>();
         long step = 0;
         var priorSeconds = calibrationSeconds;
@@ -97,7 +115,7 @@ internal static class TrainingRun
             if (state.TrainingComplete) step = Math.Max(step, totalSteps);
         }
         // Lines after the checkpoint belong to steps that will be redone.
-        MetricsLog.Rewrite(metricsPath, rows);
+        if (group.IsMain) MetricsLog.Rewrite(metricsPath, rows);
         var logCandidates = Math.Log(session.Candidates);
         var title = $"{RunSummary.MethodLabel(options)}, seed {options.Seed}";
 
@@ -112,6 +130,7 @@ internal static class TrainingRun
         var lastPlot = double.NegativeInfinity;
         void SaveCheckpoint(bool complete)
         {
+            if (!group.IsMain) return;
             Checkpoint.Save(checkpointPath, Snapshot(complete), session.Save);
             console.WriteLine($"  checkpoint at step {step} -> {checkpointPath}");
             // Rendering takes a noticeable fraction of a second; a curve that is a minute old is recent enough.
@@ -126,7 +145,8 @@ internal static class TrainingRun
         var sessionStartStep = step;
         while (step < totalSteps && !stoppedByBudget)
         {
-            if (cancel.IsCancellationRequested)
+            // Ranks stop together: a Ctrl+C or SIGTERM seen by any rank stops all of them at the same step.
+            if (Agreed(group, cancel.IsCancellationRequested))
             {
                 SaveCheckpoint(false);
                 console.WriteLine($"Interrupted at step {step}; checkpoint written to {checkpointPath}. Continue with the same command and --resume.");
@@ -136,14 +156,14 @@ internal static class TrainingRun
             var outcome = session.Step(step, RunSettings.LearningRateAt(settings.LearningRate, step, totalSteps, options.WarmupFraction));
             step++;
             window.Add(outcome.Loss, outcome.FullViewBound, outcome.RestrictedViewBound, outcome.ConditionalBound, Clock() - stepStart);
-            var knnDue = settings.KnnEvery > 0 && (step % settings.KnnEvery == 0 || step == totalSteps);
+            var knnDue = group.IsMain && settings.KnnEvery > 0 && (step % settings.KnnEvery == 0 || step == totalSteps);
             if (step % options.LogEvery == 0 || knnDue || step == totalSteps)
             {
                 double? knn = knnDue ? evaluator.KnnTop1(session.Encoder, options.KnnBankSize, options.KnnQuerySize, options.KnnK) : null;
                 var row = window.Row(step, (double)step / settings.StepsPerEpoch, priorSeconds + Clock(),
                                      RunSettings.LearningRateAt(settings.LearningRate, step - 1, totalSteps, options.WarmupFraction), knn, options.BatchSize);
                 rows.Add(row);
-                MetricsLog.Append(metricsPath, row);
+                if (group.IsMain) MetricsLog.Append(metricsPath, row);
                 window = new LogWindow();
                 if (Clock() - lastProgress >= options.ProgressSeconds || knnDue || step == totalSteps)
                 {
@@ -152,7 +172,7 @@ internal static class TrainingRun
                     lastProgress = Clock();
                 }
             }
-            if (options.BudgetMinutes > 0 && priorSeconds + Clock() > options.BudgetMinutes * 60 * 1.1 + 60)
+            if (options.BudgetMinutes > 0 && Agreed(group, priorSeconds + Clock() > options.BudgetMinutes * 60 * 1.1 + 60))
             {
                 stoppedByBudget = true;
                 console.WriteLine($"Warning: the budget of {options.BudgetMinutes} min is exceeded by more than 10% at step {step} of {totalSteps} "
@@ -169,6 +189,8 @@ internal static class TrainingRun
         }
         SaveCheckpoint(true);
         var trainingSeconds = priorSeconds + Clock();
+        // The evaluation and the run's files are rank 0's; the other ranks are done.
+        if (!group.IsMain) return ExitCodes.Success;
 
         var summary = Evaluate(options, settings, data, device, session, evaluator, rows, step, trainingSeconds, calibrationSeconds, stoppedByBudget, console);
         AtomicFile.WriteAllText(Path.Combine(outputDirectory, SummaryFile), summary.ToJson());
@@ -223,6 +245,15 @@ internal static class TrainingRun
         return summary;
     }
 
+    /// <summary>True on every rank when <paramref name="mine"/> is true on any rank (one all-reduce; no collective for one process).</summary>
+    private static bool Agreed(ProcessGroup group, bool mine)
+    {
+        if (group.WorldSize == 1) return mine;
+        using var flag = tensor(new[] { mine ? 1.0f : 0.0f });
+        using var any = Distributed.AllReduce(group, flag);
+        return any.item<float>() > 0;
+    }
+
     /// <summary>runs/vision/&lt;dataset&gt;-&lt;framework&gt;-&lt;objective&gt;[-&lt;view&gt;]-seed&lt;seed&gt;.</summary>
     public static string DefaultOutput(TrainingOptions o)
     {
@@ -264,14 +295,14 @@ internal static class TrainingRun
         $"{DatasetCatalog.CliName(o.Dataset)} ({data.Train.Count} train / {data.Test.Count} test)";
 
     private static (long Steps, double Seconds) PlanBudget(TrainingOptions options, RunSettings settings, Tensor trainImages, ViewFactory views,
-                                                           Evaluator evaluator, Device device, TextWriter console)
+                                                           Evaluator evaluator, Device device, TextWriter console, ProcessGroup group)
     {
         var budgetSeconds = options.BudgetMinutes * 60;
         var clock = Stopwatch.StartNew();
         double secondsPerStep, knnSeconds = 0, checkpointSeconds;
         int timed = 0;
         // A throw-away session with the run's seed: its steps are timed, then it is discarded, and the real run starts from step 0.
-        using (var trial = new TrainingSession(options, settings, trainImages, views, device))
+        using (var trial = new TrainingSession(options, settings, trainImages, views, device, group))
         {
             const int warmup = 2;
             for (var i = 0; i < warmup; i++) trial.Step(i, settings.LearningRate * 0.01);
@@ -305,9 +336,10 @@ internal static class TrainingRun
         return (steps, clock.Elapsed.TotalSeconds);
     }
 
-    private static int Benchmark(TrainingOptions options, RunSettings settings, Tensor trainImages, ViewFactory views, Device device, TextWriter console)
+    private static int Benchmark(TrainingOptions options, RunSettings settings, Tensor trainImages, ViewFactory views, Device device, TextWriter console,
+                                 ProcessGroup group)
     {
-        using var session = new TrainingSession(options, settings, trainImages, views, device);
+        using var session = new TrainingSession(options, settings, trainImages, views, device, group);
         const int warmup = 3;
         for (var i = 0; i < warmup; i++) session.Step(i, settings.LearningRate);
         var clock = Stopwatch.StartNew();
@@ -316,7 +348,7 @@ internal static class TrainingRun
         var imagesPerSecond = options.BenchmarkSteps * (double)options.BatchSize / seconds;
         console.WriteLine($"throughput: {imagesPerSecond:F1} images/s ({options.BenchmarkSteps} steps of {options.BatchSize} images in {seconds:F2} s, "
                           + $"{seconds / options.BenchmarkSteps:F3} s/step) | {RunSummary.MethodLabel(options)} | encoder {settings.Encoder}, {options.Precision} "
-                          + $"| {Devices.Describe(device)}, {get_num_threads()} threads");
+                          + $"| {Devices.Describe(device)}, {get_num_threads()} threads" + (group.WorldSize > 1 ? $" per rank x {group.WorldSize} ranks (mpirun)" : ""));
         return ExitCodes.Success;
     }
 }

@@ -24,6 +24,7 @@ internal sealed class TrainingSession : IDisposable
     private readonly Encoder? keyEncoder;
     private readonly SGD optimizer;
     private readonly ContrastiveObjective objective;
+    private readonly ProcessGroup group;
     private long orderEpoch = -1;
     private Tensor? order;
 
@@ -32,9 +33,12 @@ internal sealed class TrainingSession : IDisposable
     /// <param name="trainImages">The training images, uint8 [N, C, H, W] on <paramref name="device"/> (not owned).</param>
     /// <param name="views">The augmentations (not owned).</param>
     /// <param name="device">Where to train.</param>
-    public TrainingSession(TrainingOptions options, RunSettings settings, Tensor trainImages, ViewFactory views, Device device)
+    /// <param name="group">The processes that train together (not owned): each takes its N-th of every global batch, and
+    /// they average gradients after backward. Null: this process alone.</param>
+    public TrainingSession(TrainingOptions options, RunSettings settings, Tensor trainImages, ViewFactory views, Device device, ProcessGroup? group = null)
     {
         this.options = options;
+        this.group = group ?? ProcessGroup.Single();
         this.settings = settings;
         this.device = device;
         this.trainImages = trainImages;
@@ -49,10 +53,13 @@ internal sealed class TrainingSession : IDisposable
             Models.Encoder.CopyWeights(Encoder, keyEncoder);
             foreach (var p in keyEncoder.parameters()) p.requires_grad = false;
         }
+        // Every rank builds the same weights from the seed; broadcasting rank 0's makes that a guarantee (DDP's start).
+        Distributed.BroadcastParameters(this.group, Encoder.parameters().Concat(Encoder.buffers()));
+        if (keyEncoder is not null) Distributed.BroadcastParameters(this.group, keyEncoder.parameters().Concat(keyEncoder.buffers()));
         optimizer = optim.SGD(Encoder.parameters(), settings.LearningRate, options.SgdMomentum, weight_decay: options.WeightDecay);
         objective = new ContrastiveObjective(options.Objective, options.Lambda, settings.Temperature,
                                              options.Framework == Framework.MoCo ? options.QueueSize : 0, options.ProjectionDim,
-                                             options.BatchSize, device, Seeds.Derive(options.Seed, SeedStream.Queue));
+                                             options.BatchSize, device, Seeds.Derive(options.Seed, SeedStream.Queue), this.group);
     }
 
     /// <summary>The encoder being trained.</summary>
@@ -67,9 +74,12 @@ internal sealed class TrainingSession : IDisposable
     {
         var epochOrder = EpochOrder(step / settings.StepsPerEpoch);
         using var scope = NewDisposeScope();
-        using var generator = new Generator((ulong)Seeds.Derive(options.Seed, SeedStream.Augmentation, step), device);
-        var batch = options.BatchSize;
-        var index = epochOrder.narrow(0, step % settings.StepsPerEpoch * batch, batch);
+        // Each rank's augmentations come from its own stream (rank 0's is the single-process stream).
+        var augmentationSeed = Seeds.Derive(options.Seed, SeedStream.Augmentation, step);
+        using var generator = new Generator((ulong)(group.Rank == 0 ? augmentationSeed : Seeds.Derive(augmentationSeed, SeedStream.Augmentation, group.Rank)), device);
+        // This rank's shard: its N-th of the step's global batch of --batch-size images.
+        var batch = options.BatchSize / group.WorldSize;
+        var index = epochOrder.narrow(0, step % settings.StepsPerEpoch * options.BatchSize + group.Rank * batch, batch);
         var images = trainImages.index_select(0, index).to(ScalarType.Float32) / 255.0;
         var x = views.Standard(images, generator);
         var y = views.Standard(images, generator);
@@ -81,7 +91,7 @@ internal sealed class TrainingSession : IDisposable
         {
             var queries = Encoder.forward(x);
             var restrictedQueries = xRestricted is null ? null : Encoder.forward(xRestricted);
-            using (no_grad()) keys = EncodeKeys(y, generator);
+            using (no_grad()) keys = group.WorldSize == 1 ? EncodeKeys(y, generator) : EncodeKeysAcrossRanks(y, step);
             terms = objective.AgainstQueue(queries, restrictedQueries, keys);
         }
         else
@@ -95,19 +105,23 @@ internal sealed class TrainingSession : IDisposable
             }
             terms = objective.InBatchSymmetric(both[0], firstRestricted, both[1], secondRestricted);
         }
-        var loss = terms.Loss.item<float>();
+        // The step's loss is the mean over ranks (each rank's is the mean over its shard); every rank sees the same value,
+        // so a non-finite loss stops every rank at the same step.
+        var loss = Mean(terms.Loss);
         if (!float.IsFinite(loss))
             throw new InvalidOperationException($"the loss is {loss} at step {step}; lower --lr (now {learningRate:G4}) or use --precision fp32.");
         foreach (var group in optimizer.ParamGroups) group.LearningRate = learningRate;
         optimizer.zero_grad();
         terms.Loss.backward();
+        Distributed.AverageGradients(group, Encoder.parameters());
         optimizer.step();
         if (keyEncoder is not null)
         {
             Models.Encoder.MomentumUpdate(Encoder, keyEncoder, options.KeyMomentum);
             objective.Enqueue(keys!);
         }
-        return new StepOutcome(loss, terms.FullViewBound.item<float>(), terms.RestrictedViewBound?.item<float>(), terms.ConditionalBound?.item<float>());
+        return new StepOutcome(loss, Mean(terms.FullViewBound), terms.RestrictedViewBound is null ? null : Mean(terms.RestrictedViewBound),
+                               terms.ConditionalBound is null ? null : Mean(terms.ConditionalBound));
     }
 
     /// <summary>Writes the trainable state (weights, buffers, optimiser, queue).</summary>
@@ -138,6 +152,28 @@ internal sealed class TrainingSession : IDisposable
         var permutation = randperm(y.shape[0], device: device, generator: generator);
         var groups = y.index_select(0, permutation).chunk(options.BatchNormSplits, 0).Select(g => keyEncoder!.forward(g));
         return cat(groups.ToArray(), 0).index_select(0, permutation.argsort());
+    }
+
+    /// <summary>
+    /// f_ema(y) with MoCo's shuffled batch norm across ranks: the global batch is permuted (rank 0's permutation, drawn
+    /// from a generator every rank seeds alike), each rank encodes its N-th of the permuted batch in --bn-splits / N
+    /// groups, and the keys are un-shuffled. The groups are those of one process with the same --bn-splits.
+    /// </summary>
+    private Tensor EncodeKeysAcrossRanks(Tensor y, long step)
+    {
+        using var shuffle = new Generator((ulong)Seeds.Derive(options.Seed, SeedStream.Augmentation, step), device);
+        var groups = options.BatchNormSplits / group.WorldSize;
+        return Distributed.ShuffledKeys(group, views => groups == 1
+            ? keyEncoder!.forward(views)
+            : cat(views.chunk(groups, 0).Select(g => keyEncoder!.forward(g)).ToArray(), 0), y, shuffle);
+    }
+
+    /// <summary>The mean over ranks of a scalar (the value itself in one process).</summary>
+    private float Mean(Tensor scalar)
+    {
+        if (group.WorldSize == 1) return scalar.item<float>();
+        using var mean = Distributed.AllReduce(group, scalar.detach().to(ScalarType.Float32), ReduceOp.Mean);
+        return mean.item<float>();
     }
 
     private Tensor EpochOrder(long epoch)
