@@ -11,9 +11,13 @@ let private clock (seconds: float) =
     let t = TimeSpan.FromSeconds(max 0.0 seconds)
     if t.TotalHours >= 1.0 then t.ToString(@"h\:mm\:ss") else t.ToString(@"m\:ss")
 
-/// Runs the sweep, writing every finished run to disk before the next starts, and prints progress with an ETA. A first
-/// Ctrl+C or SIGTERM abandons the run in hand (its steps are checked between training steps) and raises
-/// OperationCanceledException: the finished runs are on disk, and the same command resumes after them.
+/// Runs the sweep batch by batch (`Sweep.batches`: the runs of one estimator and K train together as one network),
+/// writing every finished batch's runs to disk before the next starts, and prints progress with an ETA. A first Ctrl+C
+/// or SIGTERM abandons the batch in hand (its steps are checked between training steps) and raises
+/// OperationCanceledException: the finished runs are on disk, and the same command resumes after them. A run's result
+/// does not depend on the batch it trained in (each run draws from its own generator; the batched products equal the
+/// per-run ones, bitwise in the equivalence test), so a resumed sweep, which batches only the runs still to do,
+/// gives the numbers an uninterrupted one gives.
 let private sweep (interruption: Interruption) (request: Request) =
     let s = request.Sweep
     // One process per folder: a second one would train the same runs again and overwrite this one's records.

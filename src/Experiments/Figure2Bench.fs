@@ -72,22 +72,8 @@ module Figure2Bench =
             let total = plus common conditional
             { TrainStep = trainOf total; Evaluation = fst total; TrainStepNaive = trainOf (plus common naive) }
 
-    /// The machine's sgemm peak in this process: the best of `repeats` [size, size] x [size, size] float32 products on
-    /// `device`, in GFLOP/s (2 size^3 flops each).
-    let sgemmPeak (device: torch.Device) (size: int) (repeats: int) : float =
-        use scope = torch.NewDisposeScope()
-        let a = torch.randn(int64 size, int64 size, device = device)
-        let b = torch.randn(int64 size, int64 size, device = device)
-        let time () =
-            let clock = Stopwatch.StartNew()
-            use c = a.mm b
-            c.sum().item<float32> () |> ignore
-            clock.Elapsed.TotalSeconds
-        time () |> ignore
-        let best = Seq.init repeats (fun _ -> time ()) |> Seq.min
-        2.0 * float size ** 3.0 / best / 1e9
-
-    /// GFLOP/s of one [rows, inner] x [inner, output] product (the shape of an encoder's layer on many rows).
+    /// GFLOP/s of the best of `repeats` float32 products [rows, inner] x [inner, output] on `device` (2 rows inner output
+    /// flops each), after one warm-up product.
     let productRate (device: torch.Device) (rows: int) (inner: int) (output: int) (repeats: int) : float =
         use scope = torch.NewDisposeScope()
         let a = torch.randn(int64 rows, int64 inner, device = device)
@@ -95,11 +81,15 @@ module Figure2Bench =
         let time () =
             let clock = Stopwatch.StartNew()
             use c = a.mm b
+            // Reading a value back waits for the device.
             c.sum().item<float32> () |> ignore
             clock.Elapsed.TotalSeconds
         time () |> ignore
         let best = Seq.init repeats (fun _ -> time ()) |> Seq.min
         2.0 * float rows * float inner * float output / best / 1e9
+
+    /// The machine's sgemm peak in this process: the best of `repeats` [size, size] x [size, size] float32 products.
+    let sgemmPeak (device: torch.Device) (size: int) (repeats: int) : float = productRate device size size size repeats
 
     /// Seconds per step of one batch, by phase: drawing the data, the forward pass (encoders, scores, bound), the
     /// backward pass, Adam. Measured as differences of cumulative loops of `steps` steps each (after one warm-up step).
