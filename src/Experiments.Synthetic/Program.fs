@@ -14,10 +14,11 @@ let private clock (seconds: float) =
 /// Runs the sweep batch by batch (`Sweep.batches`: the runs of one estimator and K train together as one network),
 /// writing every finished batch's runs to disk before the next starts, and prints progress with an ETA. A first Ctrl+C
 /// or SIGTERM abandons the batch in hand (its steps are checked between training steps) and raises
-/// OperationCanceledException: the finished runs are on disk, and the same command resumes after them. A run's result
-/// does not depend on the batch it trained in (each run draws from its own generator; the batched products equal the
-/// per-run ones, bitwise in the equivalence test), so a resumed sweep, which batches only the runs still to do,
-/// gives the numbers an uninterrupted one gives.
+/// OperationCanceledException: the finished runs are on disk, and the same command resumes after them. Batches are cut
+/// from the whole plan and written in one piece, so a resumed sweep trains exactly the batches an uninterrupted one
+/// would (the same numbers, bit for bit). A run recorded by another sweep leaves its batch smaller; the others then
+/// get the numbers they get alone up to float rounding (each run draws from its own generator, and the batched
+/// products equal the per-run ones to rounding: the equivalence test in tests/Experiments.Tests).
 let private sweep (interruption: Interruption) (request: Request) =
     let s = request.Sweep
     // One process per folder: a second one would train the same runs again and overwrite this one's records.
@@ -46,7 +47,11 @@ let private sweep (interruption: Interruption) (request: Request) =
     // Runs of one shape train together as one batched network; a batch is written to disk as soon as it ends, so an
     // interruption loses at most the batch in hand, and the same command trains it again.
     let mutable finished = done'.Length
-    for batch in Sweep.batches todo do
+    // Batches are cut from the whole plan, then emptied of recorded runs: a batch is written in one piece, so a sweep
+    // resumed after an interruption trains exactly the batches the uninterrupted sweep would have.
+    let pending = todo |> List.map Sweep.key |> Set.ofList
+    let batches = Sweep.batches plan |> List.map (List.filter (fun r -> pending.Contains(Sweep.key r))) |> List.filter (not << List.isEmpty)
+    for batch in batches do
         let first = batch.Head
         let count = batch.Length
         let label = $"[{finished + 1}-{finished + count}/{plan.Length}] K {first.Candidates} {first.Estimator.Name}, {count} run(s)"
