@@ -3,6 +3,8 @@
 #   ./build.sh test [--quick]        build everything and run every test suite; ends with "N passed, N failed"
 #   ./build.sh test-distributed      build and run only the multi-rank suites (under mpirun, 2 ranks); same last line
 #   ./build.sh figure2 [options]     the main job: the paper's synthetic experiment (Figure 2); --help for options
+#   ./build.sh bench-figure2 [options]  Figure 2's speed: this tree against commit 415ff9a (interleaved, best of two),
+#                                    then GFLOP/s against this machine's sgemm peak and the projected --full time
 #   ./build.sh estimate [options]    the decomp tool: MI or conditional MI from CSV/TSV, .npy or Parquet files; --help
 #   ./build.sh notebooks [files]     run notebooks (default: paper-notebooks/*.ipynb) in full in the real .NET Interactive
 #                                    kernel (dotnet repl) and write their outputs back into them
@@ -126,8 +128,9 @@ case "${1:-}" in
   test) shift; run_tests "$@" ;;
   test-distributed) shift; run_distributed_tests ;;
   figure2) shift; restore; exec dotnet run --project src/Experiments.Synthetic -c Release -- "$@" ;;
+  bench-figure2) shift; restore; exec src/Experiments.Synthetic/bench-figure2.sh "$@" ;;
   # Run from the caller's folder, so that relative --x/--y/--z/--output paths mean what they say there.
   estimate) shift; restore; root=$PWD; cd "$caller"; exec dotnet run --project "$root/src/Cli" -c Release -- estimate "$@" ;;
   notebooks) shift; run_notebooks "$@" ;;
-  *) sed -n '2,9p' "$0"; exit 2 ;;
+  *) sed -n '2,11p' "$0"; exit 2 ;;
 esac

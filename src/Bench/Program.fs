@@ -3,6 +3,8 @@
 ///
 ///   dotnet run --project src/Bench -c Release -- memory [iterations]     native memory over a long B.1 loss loop
 ///   dotnet run --project src/Bench -c Release -- conditional-cost        what the B.1 conditional term costs
+///   dotnet run --project src/Bench -c Release -- b1-loss [K]            the B.1 loss at batch 256, K = 65,536, d = 128
+///                                                                        (scripts/gpu-figure2.sh compares it with PyTorch)
 module Decomp.Bench.Program
 
 open System
@@ -87,6 +89,33 @@ let conditionalCost () =
     printfn "  without it                    %8.2f ms" without
     printfn "  ratio with / without          %8.3f" (withTerm / without)
 
+/// The Appendix B.1 loss (DecomposedLossSettings.Paper) forward + backward at batch 256, d = 128 and K candidates (the
+/// positive and a memory bank of K - 1 keys), the shapes of src/Bench/reference/b1_loss_pytorch.py: milliseconds per
+/// call, best of 3 rounds of 30, on `Device.current ()` (DECOMP_DEVICE, DECOMP_LIBTORCH choose it).
+let b1Loss (candidates: int) =
+    let device = Device.current ()
+    use generator = new torch.Generator(2UL)
+    let batch, features = 256L, 128L
+    let make (rows: int64) = torch.randn([| rows; features |], generator = generator).``to`` device
+    use full = (make batch).requires_grad_(true)
+    use restricted = (make batch).requires_grad_(true)
+    use keys = make batch
+    use bank = make (int64 candidates - 1L)
+    let once () =
+        use scope = torch.NewDisposeScope()
+        use loss = MemoryBank.decomposedLoss DecomposedLossSettings.Paper full restricted keys (Some bank)
+        loss.Loss.backward ()
+        // Reading the value back waits for the device, as PyTorch's reference synchronises.
+        loss.Loss.item<float32> () |> ignore
+    for _ in 1..5 do once ()
+    let round () =
+        let clock = Stopwatch.StartNew()
+        for _ in 1..30 do once ()
+        clock.Elapsed.TotalMilliseconds / 30.0
+    let best = [ for _ in 1..3 -> round () ] |> List.min
+    printfn "B.1 loss forward + backward, batch %d, K %d, %d features, on %s" batch candidates features (Device.describe device)
+    printfn "B1_MS decomp %.3f" best
+
 [<EntryPoint>]
 let main argv =
     printfn "native tuning: %s" (Native.tuneCpuRuntime ())
@@ -94,6 +123,8 @@ let main argv =
     | [ "memory" ] -> memory 100_000; 0
     | [ "memory"; n ] -> memory (int n); 0
     | [ "conditional-cost" ] -> conditionalCost (); 0
+    | [ "b1-loss" ] -> b1Loss 65536; 0
+    | [ "b1-loss"; k ] -> b1Loss (int k); 0
     | _ ->
-        eprintfn "usage: Decomp.Bench memory [iterations] | conditional-cost"
+        eprintfn "usage: Decomp.Bench memory [iterations] | conditional-cost | b1-loss [K]"
         2

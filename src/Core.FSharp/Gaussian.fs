@@ -415,6 +415,105 @@ module Gaussian =
         let samples = sampleAround generator k (weight * x1.to_type(torch.ScalarType.Float64)) variance
         samples.to_type(x1.dtype).MoveToOuterDisposeScope()
 
+    // ---------------------------------------------------------------------------------------------------------------
+    // Exact samplers for many problems at once (independent runs trained as one batched network, `Batched`)
+
+    /// R problems of the same d, their per-dimension coefficients stacked as [R, 1, d] tensors of one dtype on one
+    /// device, made once so that every step's draws are a few vectorised operations for all R runs.
+    type Stacked =
+        {
+            Problems: Problem[]
+            Dtype: torch.ScalarType
+            Device: torch.Device
+            /// rho, s = sqrt(1 - rho^2), c1, c2 and sigma = sqrt(exp(-2 mi)) per run and dimension: [R, 1, d].
+            Correlation: torch.Tensor
+            Complement: torch.Tensor
+            WeightOfZ1: torch.Tensor
+            WeightOfZ2: torch.Tensor
+            Noise: torch.Tensor
+            /// sqrt(exp(-2 alpha mi)), the standard deviation of p(y | x') per run and dimension: [R, 1, d].
+            DeviationGivenX1: torch.Tensor
+        }
+
+        interface IDisposable with
+            member t.Dispose() =
+                for x in [ t.Correlation; t.Complement; t.WeightOfZ1; t.WeightOfZ2; t.Noise; t.DeviationGivenX1 ] do
+                    x.Dispose()
+
+    /// Stacks problems of the same dimensions for the stacked samplers, in `dtype` on `device`. ArgumentException
+    /// "problems" when empty or of different dimensions, "dtype" for a non-floating dtype.
+    let stack (problems: Problem[]) (dtype: torch.ScalarType) (device: torch.Device) : Stacked =
+        if isNull problems then nullArg (nameof problems)
+        if problems.Length = 0 then invalidArg (nameof problems) "problems must hold at least one problem."
+        problems |> Array.iter requireProblem
+        if problems |> Array.exists (fun p -> p.Dimensions <> problems[0].Dimensions) then
+            invalidArg (nameof problems) $"every problem must have the dimensions of the first ({problems[0].Dimensions})."
+        requireFloatingType (nameof dtype) dtype
+        let coefficient (pick: DimensionBlock -> float) =
+            let values = problems |> Array.collect (fun p -> p.Blocks |> Array.map pick)
+            torch.tensor(values, dtype = torch.ScalarType.Float64).reshape(int64 problems.Length, 1L, int64 problems[0].Dimensions).``to``(dtype, device)
+        {
+            Problems = Array.copy problems
+            Dtype = dtype
+            Device = device
+            Correlation = coefficient _.Correlation
+            Complement = coefficient (fun b -> sqrt (1.0 - b.Correlation * b.Correlation))
+            WeightOfZ1 = coefficient _.WeightOfZ1
+            WeightOfZ2 = coefficient _.WeightOfZ2
+            Noise = coefficient (fun b -> sqrt b.NoiseVariance)
+            DeviationGivenX1 = coefficient (fun b -> sqrt b.VarianceGivenX1)
+        }
+
+    /// Standard normal noise [R, ...shape] in the stacked dtype: run r's slice drawn from generators[r] alone (so a
+    /// run's stream does not depend on the other runs), then moved to the stacked device.
+    let private stackedNoise (stacked: Stacked) (generators: torch.Generator[]) (shape: int64[]) : torch.Tensor =
+        if isNull generators then nullArg (nameof generators)
+        if generators.Length <> stacked.Problems.Length || generators |> Array.exists isNull then
+            invalidArg (nameof generators) $"generators must hold one generator per problem ({stacked.Problems.Length}); got {generators.Length}."
+        let on = generators[0].device
+        let noise = torch.empty(Array.append [| int64 generators.Length |] shape, dtype = stacked.Dtype, device = on)
+        use _ = torch.no_grad ()
+        generators |> Array.iteri (fun r generator -> use slice = noise[r] in slice.normal_(0.0, 1.0, generator) |> ignore)
+        if on.``type`` = stacked.Device.``type`` && on.index = stacked.Device.index then noise
+        else
+            use moved = noise
+            moved.``to``(stacked.Device)
+
+    /// n i.i.d. draws of (x', x'', y) from each run's p(x', x'', y): each [R, n, d], in the stacked dtype and device
+    /// (`sampleJoint` for every run at once: x' = z', x'' = rho z' + s z'', y = c1 z' + c2 z'' + sigma eps). The noise
+    /// is drawn in the stacked dtype (float32 for training), not float64: the distribution is the same.
+    let sampleJointStacked (stacked: Stacked) (n: int) (generators: torch.Generator[]) : torch.Tensor * torch.Tensor * torch.Tensor =
+        if obj.ReferenceEquals(stacked, null) then nullArg (nameof stacked)
+        requirePositiveCount (nameof n) n
+        use scope = torch.NewDisposeScope()
+        let d = int64 stacked.Problems[0].Dimensions
+        let z = stackedNoise stacked generators [| 3L; int64 n; d |]
+        let z1, z2, eps = z.select(1L, 0L), z.select(1L, 1L), z.select(1L, 2L)
+        // An explicit Scalar, disposed here: a finalised implicit one has failed natively under load (Dialogue.Tests).
+        use one = (1.0).ToScalar()
+        let x2 = torch.addcmul(stacked.Correlation * z1, stacked.Complement, z2, one)
+        let y = torch.addcmul(torch.addcmul(stacked.WeightOfZ1 * z1, stacked.WeightOfZ2, z2, one), stacked.Noise, eps, one)
+        z1.contiguous().MoveToOuterDisposeScope(), x2.MoveToOuterDisposeScope(), y.MoveToOuterDisposeScope()
+
+    /// k i.i.d. draws from p(y | x') for every run r and row i of x1 [R, n, d]: [R, n, k, d], mean c1 x'_ri and
+    /// deviation sqrt(exp(-2 alpha mi)) of run r's problem (`sampleYGivenX1` for every run at once, exact), in one
+    /// fused operation over all runs, examples and negatives. ArgumentException "x1" for a wrong shape, dtype or
+    /// device, ArgumentOutOfRangeException "k" when k is below 1.
+    let sampleYGivenX1Stacked (stacked: Stacked) (x1: torch.Tensor) (k: int) (generators: torch.Generator[]) : torch.Tensor =
+        if obj.ReferenceEquals(stacked, null) then nullArg (nameof stacked)
+        requireTensor (nameof x1) x1
+        let r, d = int64 stacked.Problems.Length, int64 stacked.Problems[0].Dimensions
+        if x1.dim () <> 3L || x1.shape[0] <> r || x1.shape[2] <> d then
+            invalidArg (nameof x1) $"x1 must have shape [{r}, n, {d}] (one row of queries per problem), got {describeShape x1}."
+        if x1.dtype <> stacked.Dtype || x1.device_type <> stacked.Device.``type`` then
+            invalidArg (nameof x1) $"x1 must be {stacked.Dtype} on {stacked.Device} like the stacked problems, got {x1.dtype} on {x1.device}."
+        Guard.finite (nameof x1) x1
+        requirePositiveCount (nameof k) k
+        use scope = torch.NewDisposeScope()
+        let noise = stackedNoise stacked generators [| x1.shape[1]; int64 k; d |]
+        use one = (1.0).ToScalar()
+        torch.addcmul((stacked.WeightOfZ1 * x1).unsqueeze 2L, noise, stacked.DeviationGivenX1.unsqueeze 2L, one).MoveToOuterDisposeScope()
+
     /// k i.i.d. draws from p(y | x', x'') for every row of x1, x2 [n, d]: [n, k, d] in x1's dtype and device. Exact:
     /// mean w1 x' + w2 x'' (w1 = c1 - c2 rho / s, w2 = c2 / s), variance exp(-2 mi) per dimension.
     let sampleYGivenX1X2 (problem: Problem) (x1: torch.Tensor) (x2: torch.Tensor) (k: int) (generator: torch.Generator) : torch.Tensor =

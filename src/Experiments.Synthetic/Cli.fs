@@ -24,6 +24,7 @@ type Arguments =
     | Threads of count: int
     | Full
     | Fresh
+    | Bench
 
     interface IArgParserTemplate with
         member a.Usage =
@@ -42,11 +43,12 @@ type Arguments =
             | Device _ -> "cpu, cuda or cuda:N (default: DECOMP_DEVICE if set, else CUDA when available, else CPU)."
             | Output _ -> "output folder for runs.csv, curves.csv, summary.md and figure2.png (default out/figure2)."
             | Threads _ -> "CPU threads for libtorch's operators (default: libtorch's choice, usually the number of cores)."
-            | Full -> "the paper-sized sweep: MI 5,10,15,20, 5 seeds, 5000 steps (hours on a CPU; explicit options still win)."
+            | Full -> "the paper-sized sweep: MI 5,10,15,20, 5 seeds, 5000 steps (about 3 hours on 2 shared CPU cores, see --bench; explicit options still win)."
+            | Bench -> "measure instead of sweeping: this machine's sgemm peak, GFLOP/s per estimator and K against it, where a step's time goes, and the projected time of --full (writes nothing)."
             | Fresh -> "start over: compute every run of this sweep again, replacing its recorded rows (by default a re-run resumes; rows of other settings are kept either way)."
 
 /// What the command line asks for, validated.
-type Request = { Sweep: SweepSettings; Output: string; Fresh: bool; Threads: int option }
+type Request = { Sweep: SweepSettings; Output: string; Fresh: bool; Threads: int option; Bench: bool }
 
 /// Turns the command line into a request, or a one-line error.
 module Cli =
@@ -157,4 +159,5 @@ module Cli =
                                         EvaluationBatches = results.GetResult(Evaluation_Batches, defaultValue = d.EvaluationBatches) }
                                   Output = output
                                   Fresh = results.Contains Fresh
+                                  Bench = results.Contains Bench
                                   Threads = results.TryGetResult Threads })

@@ -12,9 +12,14 @@ let private clock (seconds: float) =
     let t = TimeSpan.FromSeconds(max 0.0 seconds)
     if t.TotalHours >= 1.0 then t.ToString(@"h\:mm\:ss") else t.ToString(@"m\:ss")
 
-/// Runs the sweep, writing every finished run to disk before the next starts, and prints progress with an ETA. A first
-/// Ctrl+C or SIGTERM abandons the run in hand (its steps are checked between training steps) and raises
-/// OperationCanceledException: the finished runs are on disk, and the same command resumes after them.
+/// Runs the sweep batch by batch (`Sweep.batches`: the runs of one estimator and K train together as one network),
+/// writing every finished batch's runs to disk before the next starts, and prints progress with an ETA. A first Ctrl+C
+/// or SIGTERM abandons the batch in hand (its steps are checked between training steps) and raises
+/// OperationCanceledException: the finished runs are on disk, and the same command resumes after them. Batches are cut
+/// from the whole plan and written in one piece, so a resumed sweep trains exactly the batches an uninterrupted one
+/// would (the same numbers, bit for bit). A run recorded by another sweep leaves its batch smaller; the others then
+/// get the numbers they get alone up to float rounding (each run draws from its own generator, and the batched
+/// products equal the per-run ones to rounding: the equivalence test in tests/Experiments.Tests).
 let private sweep (interruption: Interruption) (request: Request) =
     let s = request.Sweep
     // One process per folder: a second one would train the same runs again and overwrite this one's records.
@@ -40,21 +45,33 @@ let private sweep (interruption: Interruption) (request: Request) =
     let eta (extra: float) =
         let fraction = (spentCost + extra) / max totalCost 1.0
         if fraction <= 0.0 then "ETA --" else $"ETA {clock (started.Elapsed.TotalSeconds * (1.0 - fraction) / fraction)}"
-    todo
-    |> List.iteri (fun i run ->
-        let label = $"[{done'.Length + i + 1}/{plan.Length}] MI {run.TrueMi:G4} K {run.Candidates} {run.Estimator.Name} seed {run.Seed}"
-        let runCost = Sweep.cost run
-        let progress step estimate =
+    // Runs of one shape train together as one batched network; a batch is written to disk as soon as it ends, so an
+    // interruption loses at most the batch in hand, and the same command trains it again.
+    let mutable finished = done'.Length
+    // Batches are cut from the whole plan, then emptied of recorded runs: a batch is written in one piece, so a sweep
+    // resumed after an interruption trains exactly the batches the uninterrupted sweep would have.
+    let pending = todo |> List.map Sweep.key |> Set.ofList
+    let batches = Sweep.batches plan |> List.map (List.filter (fun r -> pending.Contains(Sweep.key r))) |> List.filter (not << List.isEmpty)
+    for batch in batches do
+        let first = batch.Head
+        let count = batch.Length
+        let label = $"[{finished + 1}-{finished + count}/{plan.Length}] K {first.Candidates} {first.Estimator.Name}, {count} run(s)"
+        let batchCost = batch |> List.sumBy Sweep.cost
+        let progress step (estimates: float[]) =
             interruption.ThrowIfRequested()
             if interactive then
-                let within = runCost * float step / float (max run.Steps 1)
+                let within = batchCost * float step / float (max first.Steps 1)
                 let percent = 100.0 * (spentCost + within) / max totalCost 1.0
-                Console.Write($"\r{label}: step {step}/{run.Steps}, estimate {estimate:F3} | overall {percent:F0}%%, {eta within}   ")
-        let result = Figure2.run run progress
-        spentCost <- spentCost + runCost
-        store.Add result
+                Console.Write($"\r{label}: step {step}/{first.Steps}, mean estimate {Array.average estimates:F3} | overall {percent:F0}%%, {eta within}   ")
+        let results = Figure2.runBatch batch progress
+        spentCost <- spentCost + batchCost
+        store.AddAll results
         if interactive then Console.Write("\r" + String(' ', min 160 (Console.BufferWidth - 1)) + "\r")
-        printfn "%s: %.3f ± %.3f nats (cap %.3f, true %.3g) in %.1f s | %s" label result.Estimate result.StandardError result.Cap result.TrueMi result.Seconds (eta 0.0))
+        for result in results do
+            finished <- finished + 1
+            let run = result.Settings
+            printfn "[%d/%d] MI %s K %d %s seed %d: %.3f ± %.3f nats (cap %.3f, true %.3g) in %.1f s | %s"
+                finished plan.Length (run.TrueMi.ToString "G4") run.Candidates run.Estimator.Name run.Seed result.Estimate result.StandardError result.Cap result.TrueMi result.Seconds (eta 0.0)
     // runs.csv keeps the rows of every sweep run in this folder; the summary and the figure are this sweep's alone.
     let summary = plan |> List.choose (fun r -> store.TryFind(Sweep.key r)) |> List.map Records.summaryPoint |> Sweep.summarise
     let table = Sweep.markdown summary
@@ -102,7 +119,11 @@ let main argv =
             use interruption = new Interruption()
             try
                 request.Threads |> Option.iter TorchSharp.torch.set_num_threads
-                sweep interruption request
+                if request.Bench then
+                    let s = request.Sweep
+                    Figure2Bench.run s { SweepSettings.Full s.Device with Dimensions = s.Dimensions; Width = s.Width } 20 5
+                else
+                    sweep interruption request
                 ExitCodes.Success
             with
             | :? OperationCanceledException when interruption.Requested ->

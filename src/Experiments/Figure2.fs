@@ -128,83 +128,152 @@ module Figure2 =
         | InfoNceSIs -> s.Candidates
         | InfoNceS -> s.Candidates / 2
 
-    /// The estimator's value (a scalar: the mean over the batch) on one batch drawn from the ground truth.
-    let private estimate (s: RunSettings) (problem: Gaussian.Problem) (f: torch.nn.Module<torch.Tensor, torch.Tensor>) (g: torch.nn.Module<torch.Tensor, torch.Tensor>) (generator: torch.Generator) =
-        let x1, x2, y = Gaussian.sampleJoint problem (batchSize s) generator torch.float32 s.Device
-        let joint = f.forward (torch.cat([| x1; x2 |], 1L))
-        let keys = g.forward y
-        match s.Estimator with
-        | InfoNce -> (Bounds.infoNce (Critics.inBatchScores Critics.dot joint keys)).mean()
-        | InfoNceSIs ->
-            let firstView = f.forward (torch.cat([| x1; torch.zeros_like x2 |], 1L))
+    /// What runs of one batch must share: everything that sets a shape or the training schedule. They may differ in
+    /// their true MI and seed (each run has its own ground truth, data and initialisation).
+    let private shapeOf (s: RunSettings) =
+        s.Estimator, s.Candidates, s.Dimensions, s.Width, s.Steps, s.LearningRate, min s.ConditionalExamples (batchSize s), s.EvaluationBatches, s.CurveEvery, string s.Device
+
+    /// Whether two runs can train in one batch (`runBatch`).
+    let sameShape (a: RunSettings) (b: RunSettings) = shapeOf a = shapeOf b
+
+    /// One step's data for every run of a batch: x', x'', y [R, B, d] and, for InfoNCE_S, the conditional negatives
+    /// [R, n, M, d] drawn from p(y | x'_i) for the first n examples of each run (None for the other estimators).
+    type Draw = { X1: torch.Tensor; X2: torch.Tensor; Y: torch.Tensor; ConditionalNegatives: torch.Tensor option }
+
+    /// Draws one step's data. Run r draws from its own generator in the order a run trained alone draws (the joint
+    /// sample, then the conditional negatives), so its data stream does not depend on the other runs of the batch.
+    let sample (s: RunSettings) (problems: Gaussian.Stacked) (generators: torch.Generator[]) : Draw =
+        let x1, x2, y = Gaussian.sampleJointStacked problems (batchSize s) generators
+        let negatives =
+            match s.Estimator with
+            | InfoNceS ->
+                let n = int64 (min s.ConditionalExamples (batchSize s))
+                // K/2 - 1 negatives from p(y | x'_i) for the first n examples of every run, in one vectorised call.
+                Some(Gaussian.sampleYGivenX1Stacked problems (x1.narrow(1L, 0L, n)) (s.Candidates / 2 - 1) generators)
+            | InfoNce
+            | InfoNceSIs -> None
+        { X1 = x1; X2 = x2; Y = y; ConditionalNegatives = negatives }
+
+    /// Each run's estimator value on one draw: [R], the mean over each run's batch.
+    let objective (s: RunSettings) (f: BatchedMlp) (g: BatchedMlp) (draw: Draw) : torch.Tensor =
+        let b = int64 (batchSize s)
+        let x1, x2, y = draw.X1, draw.X2, draw.Y
+        let jointInput = torch.cat([| x1; x2 |], 2L)
+        // f([x', x'']) and f(x') = f([x', 0]) in one batched call: [R, 2B, 2d].
+        let bothViews () = f.forward (torch.cat([| jointInput; torch.cat([| x1; torch.zeros_like x2 |], 2L) |], 1L))
+        match s.Estimator, draw.ConditionalNegatives with
+        | InfoNce, _ ->
+            let scores = Batched.inBatchScores (f.forward jointInput) (g.forward y)
+            (Batched.perRun Bounds.infoNce scores).mean([| 1L |])
+        | InfoNceSIs, _ ->
+            let both = bothViews ()
+            let keys = g.forward y
             let values =
-                Decomposition.decomposedInfoNceImportanceSampled
-                    (Critics.inBatchScores Critics.dot firstView keys)
-                    (Critics.inBatchScores Critics.dot joint keys)
-            values.mean()
-        | InfoNceS ->
-            let firstView = f.forward (torch.cat([| x1; torch.zeros_like x2 |], 1L))
-            let unconditional = Bounds.infoNce (Critics.inBatchScores Critics.dot firstView keys)
-            let n = int64 (min s.ConditionalExamples (batchSize s))
-            let x1c = x1.narrow(0L, 0L, n)
-            let conditionalNegatives = Gaussian.sampleYGivenX1 problem x1c (s.Candidates / 2 - 1) generator
-            let conditional =
-                Bounds.conditionalInfoNce (Critics.scores Critics.dot (joint.narrow(0L, 0L, n)) (keys.narrow(0L, 0L, n)) (g.forward conditionalNegatives))
-            unconditional.mean() + conditional.mean()
+                Batched.perRun2
+                    Decomposition.decomposedInfoNceImportanceSampled
+                    (Batched.inBatchScores (both.narrow(1L, b, b)) keys)
+                    (Batched.inBatchScores (both.narrow(1L, 0L, b)) keys)
+            values.mean([| 1L |])
+        | InfoNceS, Some negatives ->
+            let n = negatives.shape[1]
+            let both = bothViews ()
+            let joint, firstView = both.narrow(1L, 0L, b), both.narrow(1L, b, b)
+            let keys = g.forward y
+            let unconditional = Batched.perRun Bounds.infoNce (Batched.inBatchScores firstView keys)
+            // Every conditional negative of every run through g's hidden layer in one batched call, [R, n M, width];
+            // g's last layer is met from the queries' side (`Batched.scoresOfEncoded`).
+            let conditionalScores = Batched.scoresOfEncoded g (joint.narrow(1L, 0L, n)) (keys.narrow(1L, 0L, n)) negatives
+            let conditional = Batched.perRun Bounds.conditionalInfoNce conditionalScores
+            unconditional.mean([| 1L |]) + conditional.mean([| 1L |])
+        | InfoNceS, None -> invalidArg (nameof draw) "InfoNCE_S needs the draw's conditional negatives."
 
-    /// Re-draws every Linear layer's parameters from `generator` with PyTorch's default distribution,
-    /// U(-1/sqrt(fan_in), 1/sqrt(fan_in)), so a run depends on its seed alone, not on the global random state that other
-    /// code (or a parallel run) may touch.
-    let private initialise (generator: torch.Generator) (network: torch.nn.Module<torch.Tensor, torch.Tensor>) =
-        use _ = torch.no_grad ()
-        for layer in network.modules () do
-            match layer with
-            | :? TorchSharp.Modules.Linear as linear ->
-                let bound = 1.0 / sqrt (float linear.weight.shape[1])
-                linear.weight.uniform_(-bound, bound, generator) |> ignore
-                if not (isNull linear.bias) then linear.bias.uniform_(-bound, bound, generator) |> ignore
-            | _ -> ()
+    /// A batch of runs ready to train: each run's generator (seeded by its seed), ground truth and initialised
+    /// encoders f, g (`Batched.mlp`), on the runs' device. Dispose it when done.
+    type Prepared =
+        { Settings: RunSettings
+          Generators: torch.Generator[]
+          Problems: Gaussian.Problem[]
+          Stacked: Gaussian.Stacked
+          F: BatchedMlp
+          G: BatchedMlp }
 
-    /// Trains and evaluates one run, calling `progress step estimate` every `CurveEvery` steps. A pure function of the
-    /// settings: the same settings give the same numbers on the same device.
-    let run (settings: RunSettings) (progress: int -> float -> unit) : RunResult =
-        validate settings
+        member p.Parameters = Seq.append (p.F.parameters ()) (p.G.parameters ())
+
+        /// One step's objectives [R] on fresh draws.
+        member p.Estimate() = objective p.Settings p.F p.G (sample p.Settings p.Stacked p.Generators)
+
+        interface IDisposable with
+            member p.Dispose() =
+                p.F.Dispose()
+                p.G.Dispose()
+                (p.Stacked :> IDisposable).Dispose()
+                p.Generators |> Array.iter _.Dispose()
+
+    /// Prepares a batch of runs that share shapes (`sameShape`); ArgumentException "batch" otherwise.
+    let prepare (batch: RunSettings list) : Prepared =
+        if isNull (box batch) || batch.IsEmpty then invalidArg (nameof batch) "the batch must hold at least one run."
+        batch |> List.iter validate
+        let s = batch.Head
+        match batch |> List.tryFind (fun r -> not (sameShape s r)) with
+        | Some other ->
+            invalidArg (nameof batch) $"every run of a batch must share the estimator, K, sizes and schedule; MI {other.TrueMi} seed {other.Seed} ({other.Estimator.Name}, K {other.Candidates}, {other.Steps} steps) differs from MI {s.TrueMi} seed {s.Seed} ({s.Estimator.Name}, K {s.Candidates}, {s.Steps} steps)."
+        | None -> ()
+        let runs = Array.ofList batch
+        let generators = runs |> Array.map (fun r -> new torch.Generator(uint64 r.Seed))
+        let problems = Array.map2 (fun generator (r: RunSettings) -> Gaussian.create generator r.Dimensions r.TrueMi) generators runs
+        let f = Batched.mlp runs.Length (2 * s.Dimensions) [ s.Width ] s.Width
+        let g = Batched.mlp runs.Length s.Dimensions [ s.Width ] s.Width
+        // f's layers then g's from each run's generator: the order a run trained alone draws them in.
+        Batched.initialise generators f
+        Batched.initialise generators g
+        f.``to`` s.Device |> ignore
+        g.``to`` s.Device |> ignore
+        { Settings = s; Generators = generators; Problems = problems; Stacked = Gaussian.stack problems torch.float32 s.Device; F = f; G = g }
+
+    /// Trains and evaluates a batch of runs that share shapes (`sameShape`: the same estimator, K and schedule; any
+    /// true MIs and seeds) as one batched network (`Decomp.Core.Batched`), calling `progress step estimates` (one per
+    /// run, in order) every `CurveEvery` steps. Each run has its own generator (its seed): its covariance, data,
+    /// initialisation and Adam state are its own, so its result is the one it gets trained alone, up to float rounding
+    /// (the batched products sum in another order). A pure function of the settings: the same batch gives the same
+    /// numbers on the same device. ArgumentException "batch" for an empty batch or runs of different shapes.
+    let runBatch (batch: RunSettings list) (progress: int -> float[] -> unit) : RunResult list =
         let clock = Stopwatch.StartNew()
-        use generator = new torch.Generator(uint64 settings.Seed)
-        let problem = Gaussian.create generator settings.Dimensions settings.TrueMi
-        let f = Critics.mlp (2 * settings.Dimensions) [ settings.Width ] settings.Width
-        let g = Critics.mlp settings.Dimensions [ settings.Width ] settings.Width
-        initialise generator f
-        initialise generator g
-        f.``to`` settings.Device |> ignore
-        g.``to`` settings.Device |> ignore
-        use optimizer = torch.optim.Adam(Seq.append (f.parameters ()) (g.parameters ()), settings.LearningRate)
-        let curve = ResizeArray()
-        for step in 1 .. settings.Steps do
-            use scope = torch.NewDisposeScope()
-            let mean = estimate settings problem f g generator
-            optimizer.zero_grad ()
-            (-mean).backward ()
-            optimizer.step () |> ignore
-            if step % settings.CurveEvery = 0 || step = settings.Steps then
-                let value = mean.item<float32>() |> float
-                curve.Add { Step = step; Estimate = value }
-                progress step value
+        use prepared = prepare batch
+        let s = prepared.Settings
+        let runs = Array.ofList batch
+        let curves = Array.init runs.Length (fun _ -> ResizeArray<CurvePoint>())
+        Batched.train prepared.Parameters s.LearningRate s.Steps
+            (fun _ -> prepared.Estimate())
+            (fun step values ->
+                if step % s.CurveEvery = 0 || step = s.Steps then
+                    let read = values.cpu().data<float32>().ToArray() |> Array.map float
+                    read |> Array.iteri (fun r v -> curves[r].Add { Step = step; Estimate = v })
+                    progress step read)
         let evaluations =
-            [| for _ in 1 .. settings.EvaluationBatches ->
-                   use scope = torch.NewDisposeScope()
-                   use _ = torch.no_grad ()
-                   (estimate settings problem f g generator).item<float32>() |> float |]
-        let mean = Array.average evaluations
-        let sd = sqrt (evaluations |> Array.sumBy (fun v -> (v - mean) ** 2.0) |> fun s -> s / float (evaluations.Length - 1))
-        f.Dispose()
-        g.Dispose()
-        { Settings = settings
-          TrueMi = Gaussian.mutualInformationXY problem
-          FirstViewMi = Gaussian.mutualInformationX1Y problem
-          ConditionalMi = Gaussian.conditionalMutualInformationX2YGivenX1 problem
-          Estimate = mean
-          StandardError = sd / sqrt (float evaluations.Length)
-          Cap = settings.Estimator.Cap settings.Candidates
-          Curve = List.ofSeq curve
-          Seconds = clock.Elapsed.TotalSeconds }
+            Array.init s.EvaluationBatches (fun _ ->
+                use scope = torch.NewDisposeScope()
+                use _ = torch.no_grad ()
+                prepared.Estimate().cpu().data<float32>().ToArray() |> Array.map float)
+        let seconds = clock.Elapsed.TotalSeconds
+        let problems = prepared.Problems
+        runs
+        |> Array.mapi (fun r settings ->
+            let values = evaluations |> Array.map (fun e -> e[r])
+            let mean = Array.average values
+            let sd = sqrt (values |> Array.sumBy (fun v -> (v - mean) ** 2.0) |> fun t -> t / float (values.Length - 1))
+            { Settings = settings
+              TrueMi = Gaussian.mutualInformationXY problems[r]
+              FirstViewMi = Gaussian.mutualInformationX1Y problems[r]
+              ConditionalMi = Gaussian.conditionalMutualInformationX2YGivenX1 problems[r]
+              Estimate = mean
+              StandardError = sd / sqrt (float values.Length)
+              Cap = settings.Estimator.Cap settings.Candidates
+              Curve = List.ofSeq curves[r]
+              // The batch's time, shared equally: what each run cost.
+              Seconds = seconds / float runs.Length })
+        |> List.ofArray
+
+    /// Trains and evaluates one run (a batch of one; see `runBatch`), calling `progress step estimate` every
+    /// `CurveEvery` steps.
+    let run (settings: RunSettings) (progress: int -> float -> unit) : RunResult =
+        runBatch [ settings ] (fun step values -> progress step values[0]) |> List.head

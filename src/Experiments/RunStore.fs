@@ -104,15 +104,21 @@ type RunStore private (runsPath: string, curvesPath: string, runs: ResizeArray<R
     /// The recorded run with these settings, if any.
     member _.TryFind(key: RunKey) = runs |> Seq.tryFind (fun r -> r.Run = key)
 
-    /// Records a finished run, replacing an earlier record of the same run (`--fresh`). curves.csv is written first and
-    /// runs.csv last: a run counts as finished only once its row is in runs.csv, so a kill between the two writes leaves
-    /// a curve whose run is computed again, and whose points this method then replaces.
-    member _.Add(result: RunResult) =
-        let record = Records.ofResult result
-        curves.RemoveAll(fun c -> c.Run = record.Run) |> ignore
-        curves.AddRange(Records.curveOf result)
+    /// Records finished runs (a batch trained together), replacing earlier records of the same runs (`--fresh`), with
+    /// one write of each file. curves.csv is written first and runs.csv last: a run counts as finished only once its
+    /// row is in runs.csv, so a kill between the two writes leaves curves whose runs are computed again, and whose
+    /// points this method then replaces.
+    member _.AddAll(results: RunResult seq) =
+        let records = results |> Seq.map (fun r -> Records.ofResult r, Records.curveOf r) |> List.ofSeq
+        for record, curve in records do
+            curves.RemoveAll(fun c -> c.Run = record.Run) |> ignore
+            curves.AddRange curve
         Records.saveCurves curvesPath curves
-        match runs.FindIndex(fun r -> r.Run = record.Run) with
-        | -1 -> runs.Add record
-        | i -> runs[i] <- record
+        for record, _ in records do
+            match runs.FindIndex(fun r -> r.Run = record.Run) with
+            | -1 -> runs.Add record
+            | i -> runs[i] <- record
         Records.saveRuns runsPath runs
+
+    /// Records one finished run (see `AddAll`).
+    member store.Add(result: RunResult) = store.AddAll [ result ]

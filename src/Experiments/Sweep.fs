@@ -98,6 +98,32 @@ module Sweep =
                   for e in s.Estimators do
                       for seed in s.Seeds -> runSettings s mi k e seed ]
 
+    /// The most encoder rows (examples and conditional negatives, over all runs) one batch of runs puts through g in a
+    /// step: 2^19 rows keep a batch's activations and their gradients near 1.5 GB, and a batch that large already runs
+    /// its products at the machine's full speed, so a cap costs no time.
+    let maxBatchRows = 1 <<< 19
+
+    /// Encoder rows one run puts through g per step: its batch, plus the conditional negatives of InfoNCE_S.
+    let rowsPerStep (r: RunSettings) =
+        let b = Figure2.batchSize r
+        match r.Estimator with
+        | InfoNceS -> b + min r.ConditionalExamples b * (r.Candidates / 2 - 1)
+        | InfoNce
+        | InfoNceSIs -> b
+
+    /// The runs of `runs` grouped into batches that train as one network (`Figure2.runBatch`): runs of the same shape
+    /// (estimator, K, schedule), in the order `runs` lists them, cut into the fewest near-equal parts of at most
+    /// `maxBatchRows` rows a step. A pure function of its argument, so a resumed sweep (whose `runs` are the plan's
+    /// runs not yet recorded) forms its batches the same way every time.
+    let batches (runs: RunSettings list) : RunSettings list list =
+        runs
+        |> List.groupBy (fun r -> runs |> List.find (Figure2.sameShape r))
+        |> List.collect (fun (_, group) ->
+            let perBatch = max 1 (maxBatchRows / rowsPerStep group.Head)
+            let parts = (group.Length + perBatch - 1) / perBatch
+            let size = (group.Length + parts - 1) / parts
+            List.chunkBySize size group)
+
     /// A relative cost, for the ETA: encodings per step. InfoNCE and InfoNCE_S IS encode a batch of K; InfoNCE_S
     /// encodes K/2 and the conditional negatives of up to `ConditionalExamples` examples.
     let cost (r: RunSettings) =

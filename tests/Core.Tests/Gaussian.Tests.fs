@@ -287,6 +287,38 @@ let private samplerTests =
                 expectGaussianMoments $"y | x' (row {r})" (row samples r) mean conditional
         }
 
+        test "the stacked samplers draw every run from its own p(x', x'', y) and p(y | x'), independently of the other runs" {
+            // Two problems of different MI stacked: run r's slices must have run r's moments (5 standard errors, as the
+            // single-problem tests), and run 0's draws must not change when run 1 is stacked beside it.
+            use g0 = generator 31
+            use g1 = generator 32
+            let problems = [| Gaussian.create g0 3 2.0; Gaussian.create g1 3 6.0 |]
+            use stacked = Gaussian.stack problems float64 torch.CPU
+            let n = 40_000
+            let x1, x2, y = Gaussian.sampleJointStacked stacked n [| g0; g1 |]
+            Expect.equal y.shape [| 2L; int64 n; 3L |] "[R, n, d]"
+            for r in 0..1 do
+                let joint = torch.cat([| row x1 r; row x2 r; row y r |], 1L)
+                expectGaussianMoments $"joint of run {r}" joint (Array.zeroCreate 9) (toMatrix problems[r].Covariance)
+            let queries = x1.narrow(1L, 0L, 2L)
+            let k = 40_000
+            use samples = Gaussian.sampleYGivenX1Stacked stacked queries k [| g0; g1 |]
+            Expect.equal samples.shape [| 2L; 2L; int64 k; 3L |] "[R, n, k, d]"
+            for r in 0..1 do
+                let covariance = toMatrix problems[r].Covariance
+                for i in 0..1 do
+                    let given = toVector (row (row queries r) i)
+                    let mean, conditional = Reference.condition covariance problems[r].YIndices problems[r].X1Indices given
+                    expectGaussianMoments $"y | x' (run {r}, row {i})" (row (row samples r) i) mean conditional
+            use a = generator 33
+            use b = generator 33
+            use c = generator 34
+            use alone = Gaussian.stack [| problems[0] |] float64 torch.CPU
+            let x1Alone, _, _ = Gaussian.sampleJointStacked alone 5 [| a |]
+            let x1Together, _, _ = Gaussian.sampleJointStacked stacked 5 [| b; c |]
+            Expect.equal ((x1Alone[0] - x1Together[0]).abs().max().item<float> ()) 0.0 "run 0's draws are the same alone and stacked"
+        }
+
         test "sampleYGivenX1X2 matches the closed-form conditional mean and covariance of p(y | x', x'')" {
             use g = generator 22
             let problem = Gaussian.create g 3 4.0

@@ -1,0 +1,243 @@
+namespace Decomp.Core
+
+open System
+open TorchSharp
+
+/// R independent MLP critics `inputSize -> hidden.. -> outputSize` (ReLU between layers) held as one network: every
+/// layer's weights are stacked along a leading run axis, `[R, in, out]`, its biases `[R, 1, out]`, and one batched
+/// matrix product (`baddbmm`) replaces R small ones. Run r's slice computes exactly `Critics.mlp`'s function with
+/// run r's parameters; no arithmetic mixes runs, so a loss that sums the runs' objectives gives each run exactly
+/// its own gradient.
+type BatchedMlp internal (runs: int, sizes: int list) as this =
+    inherit torch.nn.Module<torch.Tensor, torch.Tensor>("BatchedMlp")
+
+    let layers =
+        sizes
+        |> List.pairwise
+        |> List.mapi (fun i (input, output) ->
+            let weight = torch.nn.Parameter(torch.zeros(int64 runs, int64 input, int64 output))
+            let bias = torch.nn.Parameter(torch.zeros(int64 runs, 1L, int64 output))
+            this.register_parameter($"weight{i}", weight)
+            this.register_parameter($"bias{i}", bias)
+            (weight :> torch.Tensor), (bias :> torch.Tensor))
+        |> Array.ofList
+
+    /// R, the number of independent runs.
+    member _.Runs = runs
+
+    /// The layer widths, input first.
+    member _.Sizes = sizes
+
+    /// (weight [R, in, out], bias [R, 1, out]) per layer, input layer first.
+    member _.Layers = layers
+
+    member private _.Check(input: torch.Tensor) =
+        Guard.notNull (nameof input) input
+        Guard.floating (nameof input) input
+        if input.Dimensions <> 3L || input.shape[0] <> int64 runs || input.shape[2] <> int64 sizes.Head then
+            raise (ArgumentException($"{nameof input} must have shape [{runs} runs, rows, {sizes.Head} features]; got {Guard.describe input}.", nameof input))
+
+    /// Layers [0, count) of every run, ReLU after each: the input itself for count = 0.
+    member private _.Through (count: int) (input: torch.Tensor) =
+        layers
+        |> Array.take count
+        |> Array.fold
+            (fun (h: torch.Tensor) (weight, bias) ->
+                // TorchSharp's argument order: (batch1, batch2, input) for input + batch1 . batch2.
+                let z = torch.baddbmm(h, weight, bias)
+                // In place: baddbmm's backward needs its inputs, not its output, so the ReLU may overwrite it.
+                z.relu_())
+            input
+
+    /// x [R, n, inputSize] -> [R, n, outputSize]: run r's rows go through run r's layers only.
+    override this.forward(input: torch.Tensor) : torch.Tensor =
+        this.Check input
+        Scoped.run (fun () ->
+            let weight, bias = layers[layers.Length - 1]
+            torch.baddbmm(this.Through (layers.Length - 1) input, weight, bias))
+
+    /// The last hidden layer's activations h(x) [R, n, hidden] (after its ReLU), so that forward x = h(x) W + b with
+    /// (W, b) the last layer. For an input-only MLP (no hidden layer), the input itself.
+    member this.Hidden(input: torch.Tensor) : torch.Tensor =
+        this.Check input
+        Scoped.run (fun () -> this.Through (layers.Length - 1) input)
+
+/// Independent training runs that share shapes (the same estimator and K; different seeds, data and ground truths)
+/// trained together as one batched network (issue 17). Each run keeps its own data stream, initialisation and Adam
+/// state:
+///
+/// - the loss is the sum of the runs' objectives, `L = -sum_r J_r(theta_r)`, so `dL/dtheta_r = -dJ_r/dtheta_r`: each
+///   run gets exactly its own gradient, because no operation mixes the run axis;
+/// - Adam is elementwise, `theta <- theta - lr mhat / (sqrt vhat + eps)`, so Adam over the stacked parameters is R
+///   separate Adams with their own moments.
+///
+/// Batched training therefore equals training the runs one by one, up to float rounding (the batched products sum in
+/// another order); `tests/Experiments.Tests` checks it. Layout: run axis first everywhere, `[R, ...]`.
+module Batched =
+
+    /// R critics `Critics.mlp inputSize hiddenSizes outputSize` as one `BatchedMlp`, zero-initialised (see
+    /// `initialise`).
+    let mlp (runs: int) (inputSize: int) (hiddenSizes: int list) (outputSize: int) : BatchedMlp =
+        Guard.atLeast (nameof runs) 1L (int64 runs)
+        Guard.atLeast (nameof inputSize) 1L (int64 inputSize)
+        Guard.atLeast (nameof outputSize) 1L (int64 outputSize)
+        if isNull (box hiddenSizes) then raise (ArgumentNullException(nameof hiddenSizes))
+        hiddenSizes |> List.iter (fun h -> Guard.atLeast (nameof hiddenSizes) 1L (int64 h))
+        new BatchedMlp(runs, inputSize :: hiddenSizes @ [ outputSize ])
+
+    let private checkGenerators (network: BatchedMlp) (generators: torch.Generator[]) =
+        if isNull (box network) then raise (ArgumentNullException(nameof network))
+        if isNull generators then raise (ArgumentNullException(nameof generators))
+        if generators.Length <> network.Runs || generators |> Array.exists isNull then
+            raise (ArgumentException($"{nameof generators} must hold one generator per run ({network.Runs}); got {generators.Length}.", nameof generators))
+
+    /// Draws run r's parameters from `generators[r]` with PyTorch's default Linear distribution,
+    /// U(-1/sqrt(fan_in), 1/sqrt(fan_in)), layer by layer, weight (as PyTorch's [out, in]) then bias: the same draws,
+    /// in the same order, as initialising run r's own `Critics.mlp` from that generator. A run therefore depends on its
+    /// generator alone, whatever other runs share its batch.
+    let initialise (generators: torch.Generator[]) (network: BatchedMlp) : unit =
+        checkGenerators network generators
+        use _ = torch.no_grad ()
+        use scope = torch.NewDisposeScope()
+        for weight, bias in network.Layers do
+            let input, output = weight.shape[1], weight.shape[2]
+            let bound = 1.0 / sqrt (float input)
+            generators
+            |> Array.iteri (fun r generator ->
+                let w = torch.empty([| output; input |], dtype = weight.dtype).uniform_(-bound, bound, generator)
+                let b = torch.empty([| output |], dtype = bias.dtype).uniform_(-bound, bound, generator)
+                weight[r].copy_(w.t()) |> ignore
+                bias[r].copy_(b.unsqueeze 0L) |> ignore)
+
+    /// Run r's critic as a plain `Critics.mlp` holding a copy of its parameters (for reading out one trained run, or
+    /// checking it against a network trained alone).
+    let extract (run: int) (network: BatchedMlp) : torch.nn.Module<torch.Tensor, torch.Tensor> =
+        if isNull (box network) then raise (ArgumentNullException(nameof network))
+        if run < 0 || run >= network.Runs then
+            raise (ArgumentOutOfRangeException(nameof run, run, $"{nameof run} must lie in 0 .. {network.Runs - 1}."))
+        let sizes = network.Sizes
+        let single = Critics.mlp sizes.Head (sizes |> List.tail |> List.take (sizes.Length - 2)) (List.last sizes)
+        use _ = torch.no_grad ()
+        let linears = single.modules () |> Seq.choose (function :? TorchSharp.Modules.Linear as l -> Some l | _ -> None) |> Array.ofSeq
+        Array.iter2
+            (fun (linear: TorchSharp.Modules.Linear) (weight: torch.Tensor, bias: torch.Tensor) ->
+                use w = weight[run].t()
+                use b = bias[run].squeeze 0L
+                linear.weight.copy_ w |> ignore
+                linear.bias.copy_ b |> ignore)
+            linears
+            network.Layers
+        single.``to``(network.Layers[0] |> fst |> _.device)
+
+    let private checkStacked (name: string) (t: torch.Tensor) =
+        Guard.notNull name t
+        Guard.rank name 3 "[runs, batch, features]" t
+        Guard.floating name t
+
+    /// In-batch dot-product scores per run, in Decomp's layout: queries f(x) and keys g(y) [R, B, D] give [R, B, B]
+    /// where row i of run r is `[f(x_ri) . g(y_ri), f(x_ri) . g(y_rj) for j <> i in order]` (`Critics.inBatchScores
+    /// Critics.dot` for every run, by one batched product). Scanned by the bound that reads them (`perRun`).
+    let inBatchScores (queries: torch.Tensor) (keys: torch.Tensor) : torch.Tensor =
+        checkStacked (nameof queries) queries
+        checkStacked (nameof keys) keys
+        Guard.companion (nameof keys) queries (nameof queries) keys
+        if keys.shape <> queries.shape || queries.shape[1] < 2L then
+            raise (ArgumentException($"{nameof keys} must have one key per query ({Guard.shapeText queries}, batch >= 2); got {Guard.describe keys}.", nameof keys))
+        Scoped.run (fun () ->
+            let b = queries.shape[1]
+            let rows = torch.arange(b.ToScalar(), dtype = torch.int64, device = queries.device).unsqueeze 1
+            let others = torch.arange((b - 1L).ToScalar(), dtype = torch.int64, device = queries.device).unsqueeze 0
+            // Column j-1 of the negatives is j-1 before the diagonal and j after it (as `Scores.ofInBatch`).
+            let index = torch.cat([| rows; others + others.ge(rows).to_type torch.int64 |], 1L)
+            torch.bmm(queries, keys.mT).gather(2L, index.unsqueeze(0L).expand(queries.shape[0], b, b)))
+
+    /// Dot-product scores per run against per-example candidates, in Decomp's layout: queries [R, n, D], their
+    /// positive keys [R, n, D] and negatives [R, n, M, D] give [R, n, 1 + M] with the positive in column 0
+    /// (`Critics.scores Critics.dot` for every run). Scanned by the bound that reads them (`perRun`).
+    let scores (queries: torch.Tensor) (positiveKeys: torch.Tensor) (negativeKeys: torch.Tensor) : torch.Tensor =
+        checkStacked (nameof queries) queries
+        checkStacked (nameof positiveKeys) positiveKeys
+        Guard.companion (nameof positiveKeys) queries (nameof queries) positiveKeys
+        Guard.shape (nameof positiveKeys) queries.shape "one positive key per query" positiveKeys
+        Guard.companion (nameof negativeKeys) queries (nameof queries) negativeKeys
+        if negativeKeys.Dimensions <> 4L || negativeKeys.shape[0] <> queries.shape[0] || negativeKeys.shape[1] <> queries.shape[1] || negativeKeys.shape[3] <> queries.shape[2] then
+            raise (ArgumentException($"{nameof negativeKeys} must have shape [{queries.shape[0]}, {queries.shape[1]}, negatives, {queries.shape[2]}]; got {Guard.describe negativeKeys}.", nameof negativeKeys))
+        Scoped.run (fun () ->
+            let r, n, d = queries.shape[0], queries.shape[1], queries.shape[2]
+            let candidates = torch.cat([| positiveKeys.unsqueeze 2L; negativeKeys |], 2L)
+            // One batched product over the R n examples: [R n, 1 + M, D] . [R n, D, 1].
+            torch.bmm(candidates.reshape(r * n, -1L, d), queries.reshape(r * n, d, 1L)).reshape(r, n, -1L))
+
+    /// `scores queries positiveKeys (keyEncoder.forward negativeInputs)` without encoding the negatives to the end:
+    /// queries [R, n, D], positive keys [R, n, D] and negative inputs [R, n, M, inputSize] give [R, n, 1 + M].
+    ///
+    /// With g's last layer g(y) = h(y) W + b (`BatchedMlp.Hidden` gives h), a negative's score is
+    /// `f(x) . g(y) = (f(x) W^T) . h(y) + f(x) . b`: the last layer is applied to the n queries instead of the n M
+    /// negatives. For the paper's encoders (hidden 100, output 100) that removes 2 n M H D flops from the forward pass
+    /// and 4 n M H D from the backward pass, five sixths of the encoder's arithmetic on the negatives, and the scores
+    /// are the same function (equal up to float rounding). The conditional term of InfoNCE_S, whose K/2 - 1 exact
+    /// conditional negatives per example dominate its cost, is where this pays (issue 17).
+    let scoresOfEncoded (keyEncoder: BatchedMlp) (queries: torch.Tensor) (positiveKeys: torch.Tensor) (negativeInputs: torch.Tensor) : torch.Tensor =
+        if isNull (box keyEncoder) then raise (ArgumentNullException(nameof keyEncoder))
+        checkStacked (nameof queries) queries
+        checkStacked (nameof positiveKeys) positiveKeys
+        Guard.companion (nameof positiveKeys) queries (nameof queries) positiveKeys
+        Guard.shape (nameof positiveKeys) queries.shape "one positive key per query" positiveKeys
+        Guard.companion (nameof negativeInputs) queries (nameof queries) negativeInputs
+        let weight, bias = keyEncoder.Layers[keyEncoder.Layers.Length - 1]
+        let r, n, d = queries.shape[0], queries.shape[1], queries.shape[2]
+        if r <> int64 keyEncoder.Runs || d <> weight.shape[2] then
+            raise (ArgumentException($"{nameof queries} must have shape [{keyEncoder.Runs}, n, {weight.shape[2]}] to meet {nameof keyEncoder}'s keys; got {Guard.describe queries}.", nameof queries))
+        if negativeInputs.Dimensions <> 4L || negativeInputs.shape[0] <> r || negativeInputs.shape[1] <> n || negativeInputs.shape[3] <> int64 keyEncoder.Sizes.Head then
+            raise (ArgumentException($"{nameof negativeInputs} must have shape [{r}, {n}, negatives, {keyEncoder.Sizes.Head}]; got {Guard.describe negativeInputs}.", nameof negativeInputs))
+        Scoped.run (fun () ->
+            let m = negativeInputs.shape[2]
+            let hidden = keyEncoder.Hidden(negativeInputs.reshape(r, n * m, -1L))
+            let h = hidden.shape[2]
+            // f(x) W^T [R, n, H] and f(x) . b [R, n, 1]: the last layer met from the query's side.
+            let pulledBack = torch.bmm(queries, weight.mT)
+            let offset = torch.bmm(queries, bias.mT)
+            let negatives = torch.bmm(hidden.reshape(r * n, m, h), pulledBack.reshape(r * n, h, 1L)).reshape(r, n, m) + offset
+            let positive = (queries * positiveKeys).sum([| 2L |], keepdim = true)
+            torch.cat([| positive; negatives |], 2L))
+
+    /// Applies a per-example bound of Decomp's (`Bounds.infoNce`, `Bounds.conditionalInfoNce`, ...) to every run's
+    /// scores [R, B, K]: the runs' rows are one [R B, K] score matrix, since a bound's value for a row depends on that
+    /// row alone. Returns [R, B]; the bound validates and scans the scores.
+    let perRun (bound: torch.Tensor -> torch.Tensor) (scores: torch.Tensor) : torch.Tensor =
+        if isNull (box bound) then raise (ArgumentNullException(nameof bound))
+        checkStacked (nameof scores) scores
+        Scoped.run (fun () -> (bound (scores.reshape(-1L, scores.shape[2]))).reshape(scores.shape[0], scores.shape[1]))
+
+    /// `perRun` for a bound of two score matrices of the same rows (`Decomposition.decomposedInfoNce` and
+    /// `decomposedInfoNceImportanceSampled`): [R, B, K1] and [R, B, K2] give [R, B].
+    let perRun2 (bound: torch.Tensor -> torch.Tensor -> torch.Tensor) (first: torch.Tensor) (second: torch.Tensor) : torch.Tensor =
+        if isNull (box bound) then raise (ArgumentNullException(nameof bound))
+        checkStacked (nameof first) first
+        checkStacked (nameof second) second
+        if second.shape[0] <> first.shape[0] || second.shape[1] <> first.shape[1] then
+            raise (ArgumentException($"{nameof second} must have the runs and rows of {nameof first} ({Guard.shapeText first}); got {Guard.describe second}.", nameof second))
+        Scoped.run (fun () ->
+            (bound (first.reshape(-1L, first.shape[2])) (second.reshape(-1L, second.shape[2]))).reshape(first.shape[0], first.shape[1]))
+
+    /// Trains R runs together for `steps` Adam steps (learning rate `learningRate`): `objective step` returns the runs'
+    /// objectives [R] to maximise on that step's batches (each run's own), and the loss is `-sum_r objective_r` (see
+    /// the module's summary for why that trains each run exactly as alone). `observe step objectives` sees the
+    /// detached values after every step. Every step runs in its own dispose scope, so native memory stays flat over
+    /// any number of steps; the optimizer's state lives for the call only.
+    let train (parameters: TorchSharp.Modules.Parameter seq) (learningRate: float) (steps: int) (objective: int -> torch.Tensor) (observe: int -> torch.Tensor -> unit) : unit =
+        if isNull (box parameters) then raise (ArgumentNullException(nameof parameters))
+        Guard.positive (nameof learningRate) learningRate
+        Guard.atLeast (nameof steps) 0L (int64 steps)
+        if isNull (box objective) then raise (ArgumentNullException(nameof objective))
+        if isNull (box observe) then raise (ArgumentNullException(nameof observe))
+        use optimizer = torch.optim.Adam(parameters, lr = learningRate)
+        for step in 1 .. steps do
+            use scope = torch.NewDisposeScope()
+            let values: torch.Tensor = objective step
+            if values.Dimensions <> 1L then
+                raise (ArgumentException($"{nameof objective} must return one value per run, [R]; it returned {Guard.describe values}.", nameof objective))
+            optimizer.zero_grad ()
+            values.sum().neg().backward ()
+            optimizer.step () |> ignore
+            observe step (values.detach ())

@@ -1,0 +1,106 @@
+/// Issue 17: independent runs trained as one batched network equal the same runs trained one by one.
+module Decomp.Experiments.Tests.BatchedTests
+
+open System
+open Expecto
+open TorchSharp
+open Decomp.Core
+open Decomp.Experiments
+
+/// A small run: d = 4, width 16, K = 8, a curve point every step.
+let private small estimator mi seed steps =
+    { RunSettings.Paper(mi, 8, estimator, seed, steps, torch.CPU) with
+        Dimensions = 4
+        Width = 16
+        ConditionalExamples = 3
+        EvaluationBatches = 3
+        CurveEvery = 1 }
+
+/// Float32 unit round-off, u = 2^-24.
+let private u = Math.Pow(2.0, -24.0)
+
+/// The tolerance between a batched and a one-by-one computation of the same objective on the same data and the same
+/// parameters, from the standard bound on a dot product of length L summed in two different orders,
+/// |fl_1(a . b) - fl_2(a . b)| <= 2 gamma_L sum_i |a_i b_i| with gamma_L = L u / (1 - L u):
+///
+/// - the longest sum here is L = 16 (the width; 2d = 8 and B <= 8 are shorter), so 2 gamma_16 = 1.9e-6;
+/// - sum_i |a_i b_i| of a score is at most 16 x 3 x 3 = 144: with weights U(+-1/sqrt(fan_in)) and inputs within 4.5
+///   standard deviations every unit of f and g stays below 3 in absolute value (and Adam's first steps move a weight by
+///   at most 3.2 lr = 1.6e-3, which does not change that);
+/// - three products are chained (two layers, then the score), each passing on at most the error of the one before
+///   scaled by the same magnitudes, so a score differs by at most 3 x 1.9e-6 x 144 = 8.2e-4;
+/// - InfoNCE-type values are averages of `s_0 - logsumexp(s)` terms, 2-Lipschitz in the scores' sup norm, and
+///   InfoNCE_S adds two of them: at most 4 x 8.2e-4 = 3.3e-3.
+/// Adam's early steps are sign-like (|mhat / sqrt vhat| = 1 at step 1 whatever the rounding), so the parameters of the
+/// two computations stay within rounding of each other over these few steps. A mistake that mixed runs (a gradient
+/// from another run, a shared data stream or Adam state) moves the values by O(0.01 - 1): see the last assertion.
+let private tolerance = 4.0 * 3.0 * 2.0 * (16.0 * u / (1.0 - 16.0 * u)) * 144.0
+
+[<Tests>]
+let tests =
+    testList "Batched runs" [
+        test "batched equals one by one: each run's curve and estimate, to float32 rounding (Batched, Figure2.runBatch)" {
+            for estimator in Estimator.All do
+                let runs = [ small estimator 3.0 1 10; small estimator 6.0 2 10; small estimator 3.0 3 10 ]
+                let together = Figure2.runBatch runs (fun _ _ -> ())
+                let alone = runs |> List.map (fun r -> Figure2.run r (fun _ _ -> ()))
+                for a, t in List.zip alone together do
+                    Expect.equal t.Settings a.Settings "results come back in the batch's order"
+                    Expect.equal t.TrueMi a.TrueMi $"{estimator.Name}: the same ground truth, exactly"
+                    Expect.equal t.FirstViewMi a.FirstViewMi "the same covariance split, exactly"
+                    for p, q in List.zip a.Curve t.Curve do
+                        Expect.isLessThanOrEqual (abs (p.Estimate - q.Estimate)) tolerance $"{estimator.Name} seed {a.Settings.Seed}, step {p.Step}: alone {p.Estimate}, batched {q.Estimate} (tolerance {tolerance:G3})"
+                    Expect.isLessThanOrEqual (abs (a.Estimate - t.Estimate)) tolerance $"{estimator.Name} seed {a.Settings.Seed}: final estimate alone {a.Estimate}, batched {t.Estimate}"
+                // The check can fail: every other run of the batch lies farther than 10 tolerances from a run's curve, so
+                // a batch that handed a run another's gradient, data or Adam state would be caught.
+                for i, a in List.indexed alone do
+                    for j, t in List.indexed together do
+                        if i <> j then
+                            let distance = List.zip a.Curve t.Curve |> List.map (fun (p, q) -> abs (p.Estimate - q.Estimate)) |> List.max
+                            Expect.isGreaterThan distance (10.0 * tolerance) $"{estimator.Name}: run {i} alone vs run {j} batched differ ({distance})"
+                let worst = List.zip alone together |> List.collect (fun (a, t) -> List.zip a.Curve t.Curve |> List.map (fun (p, q) -> abs (p.Estimate - q.Estimate))) |> List.max
+                printfn "%s: largest difference batched vs one by one over the curves %.3g (tolerance %.3g)" estimator.Name worst tolerance
+        }
+
+        test "a batched critic computes each run's Critics.mlp (Batched.extract), to float32 rounding" {
+            use g0 = new torch.Generator(5UL)
+            use g1 = new torch.Generator(6UL)
+            use network = Batched.mlp 2 8 [ 16 ] 16
+            Batched.initialise [| g0; g1 |] network
+            use x = torch.randn(2L, 5L, 8L)
+            use batched = network.forward x
+            for r in 0..1 do
+                use single = Batched.extract r network
+                use expected = single.forward (x[r])
+                // Two products of length <= 16 with units below 3 (see `tolerance`): 2 x 2 gamma_16 x 16 x 3 x 3.
+                let bound = 2.0 * 2.0 * (16.0 * u / (1.0 - 16.0 * u)) * 144.0
+                let difference = (batched[r] - expected).abs().max().item<float32> () |> float
+                Expect.isLessThanOrEqual difference bound $"run {r}"
+            Expect.isGreaterThan ((batched[0] - batched[1]).abs().max().item<float32> () |> float) 0.01 "the runs have their own parameters"
+        }
+
+        test "a batch of runs of different shapes, or an empty one, is refused naming the batch" {
+            let refuse (batch: RunSettings list) =
+                Expect.throwsC (fun () -> Figure2.runBatch batch (fun _ _ -> ()) |> ignore) (fun e ->
+                    Expect.isTrue (e :? ArgumentException && (e :?> ArgumentException).ParamName = "batch") $"ArgumentException naming batch: {e}")
+            refuse []
+            refuse [ small InfoNce 3.0 1 2; small InfoNceS 3.0 2 2 ]
+            refuse [ small InfoNce 3.0 1 2; { small InfoNce 3.0 2 2 with Candidates = 16 } ]
+        }
+
+        test "batches: runs of one shape together, in plan order, under the row cap; a resumed sweep forms them the same way" {
+            let sweep = SweepSettings.Default torch.CPU
+            let plan = Sweep.plan sweep
+            let batches = Sweep.batches plan
+            Expect.equal (batches |> List.sumBy _.Length) plan.Length "every run once"
+            Expect.equal (List.concat batches |> List.map Sweep.key |> List.sort) (plan |> List.map Sweep.key |> List.sort) "and no other"
+            for batch in batches do
+                Expect.isTrue (batch |> List.forall (Figure2.sameShape batch.Head)) "one shape per batch"
+                Expect.isLessThanOrEqual (batch |> List.sumBy Sweep.rowsPerStep) (max Sweep.maxBatchRows (Sweep.rowsPerStep batch.Head)) "under the row cap"
+            Expect.equal batches.Length 18 "the default sweep: one batch per (estimator, K), 2 MIs x 2 seeds each"
+            Expect.equal (Sweep.batches plan) batches "a pure function of the runs"
+            let full = Sweep.batches (Sweep.plan (SweepSettings.Full torch.CPU))
+            let large = full |> List.filter (fun b -> b.Head.Estimator = InfoNceS && b.Head.Candidates = 512)
+            Expect.equal (large |> List.map _.Length) [ 7; 7; 6 ] "the full sweep's InfoNCE_S at K = 512 (65,536 rows a run) in three near-equal batches"
+        }
+    ]
