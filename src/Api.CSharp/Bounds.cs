@@ -238,7 +238,7 @@ public static class Bounds
     /// <param name="fullViewQueries">f(x') <c>[batch, D]</c>.</param>
     /// <param name="restrictedViewQueries">f(x'') <c>[batch, D]</c>.</param>
     /// <param name="keys">f_ema(y) <c>[batch, D]</c>, detached (momentum encoder).</param>
-    /// <param name="memory">The queue of negative keys <c>[N, D]</c> (e.g. <see cref="MemoryBank.Keys"/>), or null for in-batch negatives (SimCLR-style).</param>
+    /// <param name="memory">The queue of negative keys <c>[N, D]</c> (e.g. <see cref="KeyQueue.Keys"/>), or null for in-batch negatives (SimCLR-style).</param>
     /// <param name="lambda">λ in [0, 1]; 1 is plain InfoNCE (the baseline).</param>
     /// <param name="temperature">Logits are similarity / temperature; > 0 (MoCo v2 uses 0.2).</param>
     /// <param name="similarity">Cosine (the default, as MoCo) or dot product.</param>

@@ -1,6 +1,7 @@
 using TorchSharp;
 using static TorchSharp.torch;
 using CoreGaussian = Decomp.Core.Gaussian;
+using CoreCritics = Decomp.Core.GaussianCritics;
 
 namespace Decomp;
 
@@ -22,20 +23,20 @@ public sealed class SyntheticGaussian
     public static SyntheticGaussian Create(int dimensions, double totalMutualInformation, long seed = 0)
     {
         using var generator = new Generator((ulong)seed);
-        return new(Guard.Renaming(() => CoreGaussian.create(generator, dimensions, totalMutualInformation), ("totalMi", nameof(totalMutualInformation))));
+        return new(CoreGaussian.create(generator, dimensions, totalMutualInformation));
     }
 
     /// <summary>d, the dimensions of each view.</summary>
     public int Dimensions => _problem.Dimensions;
 
     /// <summary>I({x', x''}; y) in nats.</summary>
-    public double MutualInformation => CoreGaussian.mutualInformationXY(_problem);
+    public double MutualInformation => CoreGaussian.mutualInformation(_problem);
 
     /// <summary>I(x'; y) in nats.</summary>
-    public double MutualInformationFirstView => CoreGaussian.mutualInformationX1Y(_problem);
+    public double MutualInformationFirstView => CoreGaussian.mutualInformationFirstView(_problem);
 
     /// <summary>I(x''; y | x') in nats.</summary>
-    public double ConditionalMutualInformation => CoreGaussian.conditionalMutualInformationX2YGivenX1(_problem);
+    public double ConditionalMutualInformation => CoreGaussian.conditionalMutualInformation(_problem);
 
     /// <summary>The float64 covariance <c>[3d, 3d]</c> of (x', x'', y).</summary>
     public Tensor Covariance => _problem.Covariance;
@@ -43,26 +44,23 @@ public sealed class SyntheticGaussian
     /// <summary>Draws <paramref name="count"/> joint samples: x', x'', y, each <c>[count, d]</c>.</summary>
     public (Tensor FirstView, Tensor SecondView, Tensor Y) SampleJoint(int count, Generator generator, ScalarType dtype = ScalarType.Float32, Device? device = null)
     {
-        var (x1, x2, y) = Guard.Renaming(() => CoreGaussian.sampleJoint(_problem, count, generator, dtype, device ?? Devices.Current), ("n", nameof(count)));
-        return (x1, x2, y);
+        var (firstView, secondView, y) = CoreGaussian.sampleJoint(_problem, count, generator, dtype, device ?? Devices.Current);
+        return (firstView, secondView, y);
     }
 
     /// <summary>Draws <paramref name="k"/> samples of y from p(y | x') per row of <paramref name="firstView"/>: <c>[count, k, d]</c>.</summary>
     public Tensor SampleYGivenFirstView(Tensor firstView, int k, Generator generator) =>
-        Guard.Renaming(() => CoreGaussian.sampleYGivenX1(_problem, firstView, k, generator), Views);
+        CoreGaussian.sampleYGivenFirstView(_problem, firstView, k, generator);
 
     /// <summary>InfoNCE's optimal critic <c>log p(y | x', x'') − log p(y)</c> for candidates <c>[batch, M, d]</c>: scores <c>[batch, M]</c>.</summary>
     public Tensor OptimalCritic(Tensor firstView, Tensor secondView, Tensor candidates) =>
-        Guard.Renaming(() => CoreGaussian.optimalCritic(_problem, firstView, secondView, candidates), Views);
+        CoreCritics.optimalCritic(_problem, firstView, secondView, candidates);
 
     /// <summary>Ē(x', y) = <c>log p(y | x') − log p(y)</c>, the importance weights' optimal critic: scores <c>[batch, M]</c>.</summary>
     public Tensor OptimalFirstViewCritic(Tensor firstView, Tensor candidates) =>
-        Guard.Renaming(() => CoreGaussian.optimalCriticX1(_problem, firstView, candidates), Views);
+        CoreCritics.optimalFirstViewCritic(_problem, firstView, candidates);
 
     /// <summary>I_CNCE's optimal critic <c>log p(y | x', x'') − log p(y | x')</c> (Proposition 1.2): scores <c>[batch, M]</c>.</summary>
     public Tensor OptimalConditionalCritic(Tensor firstView, Tensor secondView, Tensor candidates) =>
-        Guard.Renaming(() => CoreGaussian.optimalConditionalCritic(_problem, firstView, secondView, candidates), Views);
-
-    /// <summary>The core writes the paper's x', x'', y as x1, x2, y; errors name this class's parameters instead.</summary>
-    private static readonly (string Core, string Facade)[] Views = { ("x1", "firstView"), ("x2", "secondView"), ("y", "candidates") };
+        CoreCritics.optimalConditionalCritic(_problem, firstView, secondView, candidates);
 }

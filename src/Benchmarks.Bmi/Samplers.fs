@@ -38,7 +38,7 @@ module Samplers =
     let gaussianMi (covariance: float[,]) (dx: int) =
         let d = Array2D.length1 covariance
         use c = tensorOf covariance
-        Decomp.Core.Gaussian.mutualInformation c [| 0 .. dx - 1 |] [| dx .. d - 1 |]
+        Decomp.Core.GaussianInformation.mutualInformation c [| 0 .. dx - 1 |] [| dx .. d - 1 |]
 
     /// n draws of N(0, Σ) [n, d]: z Lᵀ with L the Cholesky factor of Σ.
     let multinormal (covariance: float[,]) (n: int) (g: torch.Generator) =

@@ -35,7 +35,7 @@ type ConditionalTask =
       DimX: int
       DimY: int
       DimZ: int
-      /// The true I(X; Y | Z) in nats (Decomp.Core.Gaussian.conditionalMutualInformation of the Gaussian base).
+      /// The true I(X; Y | Z) in nats (Decomp.Core.GaussianInformation.conditionalMutualInformation of the Gaussian base).
       TrueCmi: float
       /// The base Gaussian's covariance over [X, Y, Z].
       Covariance: float[,]
@@ -231,7 +231,7 @@ module Tasks =
           DimX = d
           DimY = d
           DimZ = d
-          TrueCmi = Decomp.Core.Gaussian.conditionalMutualInformation c [| 0 .. d - 1 |] [| d .. 2 * d - 1 |] [| 2 * d .. 3 * d - 1 |]
+          TrueCmi = Decomp.Core.GaussianInformation.conditionalMutualInformation c [| 0 .. d - 1 |] [| d .. 2 * d - 1 |] [| 2 * d .. 3 * d - 1 |]
           Covariance = covariance
           Transform = transform
           Sample =

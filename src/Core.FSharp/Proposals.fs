@@ -2,6 +2,7 @@ namespace Decomp.Core
 
 open System
 open TorchSharp
+open Decomp.Core.Gaussian
 
 /// Proposal distributions tau(y | x') for the variational bound I_VAR (Eq. 7, Proposition 2): a diagonal Gaussian
 /// whose mean and log standard deviation come from a network of x'. Its negatives y_{2:K} ~ tau(y | x') replace
@@ -83,3 +84,107 @@ module Proposals =
             raise (ArgumentException($"{nameof output} must have an even number of columns (mean, then log standard deviation); got {Guard.describe output}.", nameof output))
         let half = output.shape[1] / 2L
         output.narrow(1L, 0L, half), output.narrow(1L, half, half)
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // Gaussian proposals of the synthetic problem, with their KL to p(y | x') in closed form
+
+    /// tau(y | x') = N(Weight x' + Bias, Covariance): a Gaussian stand-in for p(y | x'), the variational proposal of
+    /// I_VAR (Proposition 2). Float64 tensors on the CPU: Weight [d, d], Bias [d], Covariance [d, d] positive definite.
+    type GaussianProposal = { Weight: torch.Tensor; Bias: torch.Tensor; Covariance: torch.Tensor }
+
+    let private requireProposal (name: string) (dimensions: int) (proposal: GaussianProposal) =
+        if obj.ReferenceEquals(proposal, null) then nullArg name
+        let d = int64 dimensions
+        let check (part: string) (t: torch.Tensor) (shape: int64[]) =
+            if isNull t then invalidArg name $"{name}.{part} is null."
+            if t.IsInvalid then invalidArg name $"{name}.{part} has been disposed."
+            if t.shape <> shape then
+                let expected = String.Join(", ", shape)
+                invalidArg name $"{name}.{part} must have shape [{expected}], got {Guard.shapeText t}."
+        check "Weight" proposal.Weight [| d; d |]
+        check "Bias" proposal.Bias [| d |]
+        check "Covariance" proposal.Covariance [| d; d |]
+
+    let private proposalDimensions (proposal: GaussianProposal) =
+        if obj.ReferenceEquals(proposal, null) then nullArg (nameof proposal)
+        if isNull proposal.Bias then invalidArg (nameof proposal) "proposal.Bias is null."
+        if proposal.Bias.IsInvalid then invalidArg (nameof proposal) "proposal.Bias has been disposed."
+        int proposal.Bias.shape[0]
+
+    /// tau = p(y | x') itself: Weight = diag(c1), Bias = 0, Covariance = diag(exp(-2 alpha mi)). Its KL to p(y | x') is 0.
+    let exactProposal (problem: Problem) : GaussianProposal =
+        requireProblem problem
+        {
+            Weight = torch.diag (perDimension torch.CPU (problem.Blocks |> Array.map _.WeightOfZ1))
+            Bias = torch.zeros(int64 problem.Dimensions, dtype = torch.ScalarType.Float64)
+            Covariance = torch.diag (perDimension torch.CPU (problem.Blocks |> Array.map _.VarianceGivenFirstView))
+        }
+
+    /// A deliberately wrong tau(y | x') = N(c1 * x' + meanShift, varianceScale * diag(exp(-2 alpha mi))): p(y | x')
+    /// with every mean coordinate shifted by meanShift and the variances scaled by varianceScale (meanShift = 0 and
+    /// varianceScale = 1 give `exactProposal`). ArgumentException "meanShift" unless finite,
+    /// ArgumentOutOfRangeException "varianceScale" unless finite and positive.
+    let perturbedProposal (problem: Problem) (meanShift: float) (varianceScale: float) : GaussianProposal =
+        requireProblem problem
+        requireFinite (nameof meanShift) meanShift
+        if not (varianceScale > 0.0) || Double.IsInfinity varianceScale then
+            raise (ArgumentOutOfRangeException(nameof varianceScale, varianceScale, "varianceScale must be finite and positive."))
+        {
+            Weight = torch.diag (perDimension torch.CPU (problem.Blocks |> Array.map _.WeightOfZ1))
+            Bias = torch.full(int64 problem.Dimensions, meanShift, dtype = torch.ScalarType.Float64)
+            Covariance =
+                torch.diag (perDimension torch.CPU (problem.Blocks |> Array.map (fun b -> varianceScale * b.VarianceGivenFirstView)))
+        }
+
+    /// log tau(y_bm | x'_b) = log N(y_bm; Weight x'_b + Bias, Covariance) for queries firstView [B, d] and candidates
+    /// y [B, M, d]: [B, M] in y's dtype (computed in float64 on y's device).
+    let proposalLogDensity (proposal: GaussianProposal) (firstView: torch.Tensor) (candidates: torch.Tensor) : torch.Tensor =
+        let d = proposalDimensions proposal
+        requireProposal (nameof proposal) d proposal
+        let batch = requireQueries (nameof firstView) d firstView
+        requireCandidates (nameof candidates) d batch candidates
+        requireSameDevice (nameof candidates) firstView candidates
+        inDtypeOf candidates (fun () ->
+            let factor = (GaussianInformation.choleskyFactor (nameof proposal) proposal.Covariance).``to``(candidates.device)
+            let weight = proposal.Weight.``to``(torch.ScalarType.Float64, candidates.device)
+            let bias = proposal.Bias.``to``(torch.ScalarType.Float64, candidates.device)
+            let mean = (float64 firstView).matmul(weight.t()) + bias
+            let difference = float64 candidates - mean.unsqueeze(1L)
+            let flat = difference.reshape(-1L, int64 d).t()
+            let whitened = torch.linalg.solve_triangular(factor, flat, upper = false)
+            let logDet = GaussianInformation.logDeterminantOfFactor factor
+            let mahalanobis = whitened.square().sum(0L).reshape(batch, candidates.shape[1])
+            (mahalanobis + logDet + float d * logTwoPi) * -0.5)
+
+    /// k i.i.d. draws from tau(y | x') for every row of firstView [n, d]: [n, k, d] in firstView's dtype and device. Noise is drawn
+    /// in float64 on the generator's device.
+    let sampleProposal (proposal: GaussianProposal) (firstView: torch.Tensor) (k: int) (generator: torch.Generator) : torch.Tensor =
+        let d = proposalDimensions proposal
+        requireProposal (nameof proposal) d proposal
+        let n = requireQueries (nameof firstView) d firstView
+        requirePositiveCount (nameof k) k
+        requireGenerator generator
+        use scope = torch.NewDisposeScope()
+        let factor = (GaussianInformation.choleskyFactor (nameof proposal) proposal.Covariance).``to``(firstView.device)
+        let weight = proposal.Weight.``to``(torch.ScalarType.Float64, firstView.device)
+        let bias = proposal.Bias.``to``(torch.ScalarType.Float64, firstView.device)
+        let mean = (float64 firstView).matmul(weight.t()) + bias
+        let noise = (standardNormal generator [| n; int64 k; int64 d |]).``to``(firstView.device)
+        (mean.unsqueeze(1L) + noise.matmul(factor.t())).to_type(firstView.dtype).MoveToOuterDisposeScope()
+
+    /// E_p(x')[KL(p(y | x') || tau(y | x'))], the penalty of I_VAR (Proposition 2), in closed form. With
+    /// p(y | x') = N(B x', D), B = diag(c1), D = diag(exp(-2 alpha mi)), tau = N(A x' + b, S) and x' ~ N(0, I):
+    /// KL(x') = 1/2 [tr(S^-1 D) - d + log det S - log det D + ((A - B) x' + b)^T S^-1 ((A - B) x' + b)], and
+    /// E[((A - B) x' + b)^T S^-1 ((A - B) x' + b)] = b^T S^-1 b + tr(S^-1 (A - B)(A - B)^T) since E[x' x'^T] = I; so
+    /// the result is GaussianInformation.kl(0, D, b, S) + 1/2 ||L^-1 (A - B)||_F^2 with S = L L^T.
+    let klToProposal (problem: Problem) (proposal: GaussianProposal) : float =
+        requireProblem problem
+        requireProposal (nameof proposal) problem.Dimensions proposal
+        use scope = torch.NewDisposeScope()
+        let exact = exactProposal problem
+        let bias = proposal.Bias.detach().cpu().to_type(torch.ScalarType.Float64)
+        let atZero = GaussianInformation.kl (torch.zeros_like bias) exact.Covariance bias proposal.Covariance
+        let factor = GaussianInformation.choleskyFactor (nameof proposal) proposal.Covariance
+        let weightError = proposal.Weight.detach().cpu().to_type(torch.ScalarType.Float64) - exact.Weight
+        let whitened = torch.linalg.solve_triangular(factor, weightError, upper = false)
+        atZero + 0.5 * whitened.square().sum().item<float> ()

@@ -12,7 +12,7 @@ type Arguments =
     | [<AltCommandLine("-k")>] K of values: string
     | [<AltCommandLine("-e")>] Estimators of names: string
     | [<AltCommandLine("-s")>] Seeds of count: int
-    | First_Seed of seed: int
+    | [<AltCommandLine("--seed")>] First_Seed of seed: int
     | Steps of count: int
     | Dimensions of d: int
     | Width of units: int
@@ -33,16 +33,16 @@ type Arguments =
             | K _ -> "numbers of candidates K (positive + negatives), comma-separated, each >= 2 (even for InfoNCE_S; default 16,32,64,128,256,512)."
             | Estimators _ -> "estimators to run, comma-separated: infonce, infonce-s, infonce-s-is (default: all three)."
             | Seeds _ -> "number of seeds per (MI, K, estimator); each seed draws its own covariance, data and initialisation (default 2; --full: 5)."
-            | First_Seed _ -> "the first seed; seeds are first, first+1, ... (default 1)."
+            | First_Seed _ -> "the first seed (--seed, as in every Decomp app); seeds are first, first+1, ... (default 1)."
             | Steps _ -> "Adam steps per run, each on a fresh batch (default 500; --full: 5000)."
             | Dimensions _ -> "dimensions d of each of x', x'', y (default 20, as the paper)."
             | Width _ -> "hidden and output width of the one-hidden-layer MLP encoders (default 100, as the paper)."
             | Learning_Rate _ -> "Adam's learning rate (default 5e-4, as the paper)."
             | Conditional_Examples _ -> "InfoNCE_S scores its conditional term on at most this many examples per batch (default 64; --full: 256)."
             | Evaluation_Batches _ -> "fresh batches averaged for each run's final estimate (default 20)."
-            | Device _ -> "cpu, cuda or cuda:N (default: DECOMP_DEVICE if set, else CUDA when available, else CPU)."
-            | Output _ -> "output folder for runs.csv, curves.csv, summary.md and figure2.png (default out/figure2)."
-            | Threads _ -> "CPU threads for libtorch's operators (default: libtorch's choice, usually the number of cores)."
+            | Device _ -> "auto, cpu, cuda or cuda:N. auto (the default): DECOMP_DEVICE if set, else CUDA when available, else the CPU."
+            | Output _ -> "run folder: runs.csv, curves.csv, summary.md and figure2.png; owned by one process while it runs, files replaced atomically (default out/figure2)."
+            | Threads _ -> "CPU threads for libtorch's operators; 0 = libtorch's choice (one per core; the default)."
             | Full -> "the paper-sized sweep: MI 5,10,15,20, 5 seeds, 5000 steps (about 3 hours on 2 shared CPU cores, see --bench; explicit options still win)."
             | Bench -> "measure instead of sweeping: this machine's sgemm peak, GFLOP/s per estimator and K against it, where a step's time goes, and the projected time of --full (writes nothing)."
             | Fresh -> "start over: compute every run of this sweep again, replacing its recorded rows (by default a re-run resumes; rows of other settings are kept either way)."
@@ -98,7 +98,7 @@ module Cli =
               (if results.Contains Learning_Rate && not (results.GetResult Learning_Rate > 0.0) then Some "--learning-rate must be > 0" else None)
               (if results.Contains Conditional_Examples && results.GetResult Conditional_Examples < 1 then Some "--conditional-examples must be >= 1" else None)
               (if results.Contains Evaluation_Batches && results.GetResult Evaluation_Batches < 2 then Some "--evaluation-batches must be >= 2" else None)
-              (if results.Contains Threads && results.GetResult Threads < 1 then Some "--threads must be >= 1" else None) ]
+              (if results.Contains Threads && results.GetResult Threads < 0 then Some "--threads must be 0 (libtorch's choice) or more" else None) ]
             |> List.choose id
         match checks with
         | first :: _ -> Error first
@@ -160,4 +160,4 @@ module Cli =
                                   Output = output
                                   Fresh = results.Contains Fresh
                                   Bench = results.Contains Bench
-                                  Threads = results.TryGetResult Threads })
+                                  Threads = results.TryGetResult Threads |> Option.filter (fun t -> t > 0) })

@@ -25,9 +25,9 @@ type Estimator =
     /// terms of K/2 candidates) and 2 log K for InfoNCE_S IS (both terms reuse the same K).
     member e.Cap(candidates: int) =
         match e with
-        | InfoNce -> log (float candidates)
-        | InfoNceS -> 2.0 * log (float (candidates / 2))
-        | InfoNceSIs -> 2.0 * log (float candidates)
+        | InfoNce -> Bounds.infoNceCap candidates
+        | InfoNceS -> Decomposition.cap [ candidates / 2; candidates / 2 ]
+        | InfoNceSIs -> Decomposition.cap [ candidates; candidates ]
 
     static member All = [ InfoNce; InfoNceS; InfoNceSIs ]
 
@@ -149,7 +149,7 @@ module Figure2 =
             | InfoNceS ->
                 let n = int64 (min s.ConditionalExamples (batchSize s))
                 // K/2 - 1 negatives from p(y | x'_i) for the first n examples of every run, in one vectorised call.
-                Some(Gaussian.sampleYGivenX1Stacked problems (x1.narrow(1L, 0L, n)) (s.Candidates / 2 - 1) generators)
+                Some(Gaussian.sampleYGivenFirstViewStacked problems (x1.narrow(1L, 0L, n)) (s.Candidates / 2 - 1) generators)
             | InfoNce
             | InfoNceSIs -> None
         { X1 = x1; X2 = x2; Y = y; ConditionalNegatives = negatives }
@@ -262,9 +262,9 @@ module Figure2 =
             let mean = Array.average values
             let sd = sqrt (values |> Array.sumBy (fun v -> (v - mean) ** 2.0) |> fun t -> t / float (values.Length - 1))
             { Settings = settings
-              TrueMi = Gaussian.mutualInformationXY problems[r]
-              FirstViewMi = Gaussian.mutualInformationX1Y problems[r]
-              ConditionalMi = Gaussian.conditionalMutualInformationX2YGivenX1 problems[r]
+              TrueMi = Gaussian.mutualInformation problems[r]
+              FirstViewMi = Gaussian.mutualInformationFirstView problems[r]
+              ConditionalMi = Gaussian.conditionalMutualInformation problems[r]
               Estimate = mean
               StandardError = sd / sqrt (float values.Length)
               Cap = settings.Estimator.Cap settings.Candidates

@@ -21,8 +21,8 @@ module Figure2Plot =
             line.LinePattern <- pattern
             line.MarkerSize <- 0.0f
             line.LegendText <- label
-        cap (fun k -> log (float k)) "log K" ScottPlot.LinePattern.Dashed
-        cap (fun k -> 2.0 * log (float k)) "2 log K" ScottPlot.LinePattern.Dotted
+        cap (fun k -> Decomp.Core.Bounds.infoNceCap k) "log K" ScottPlot.LinePattern.Dashed
+        cap (fun k -> Decomp.Core.Decomposition.cap [ k; k ]) "2 log K" ScottPlot.LinePattern.Dotted
         let truth = plot.Add.HorizontalLine(trueMi, 2.0f, ScottPlot.Color.FromHex "#2ca02c", ScottPlot.LinePattern.Solid)
         truth.LegendText <- "true MI"
         for estimator in Estimator.All do
@@ -43,7 +43,7 @@ module Figure2Plot =
         plot.Axes.Bottom.Label.Text <- "K (negatives + 1)"
         plot.Axes.Left.Label.Text <- "estimate (nats)"
         plot.Title($"I({{x', x''}}; y) = {trueMi:G4} nats")
-        plot.Axes.SetLimitsY(0.0, max (trueMi * 1.1) (2.0 * log (float (Array.max ks)) * 1.05))
+        plot.Axes.SetLimitsY(0.0, max (trueMi * 1.1) (Decomp.Core.Decomposition.cap [ Array.max ks; Array.max ks ] * 1.05))
         plot.ShowLegend(ScottPlot.Alignment.UpperLeft) |> ignore
 
     /// Renders the summary to a PNG at `path` (one panel per true MI, side by side), written atomically, and returns the path.

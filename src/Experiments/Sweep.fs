@@ -165,8 +165,8 @@ module Sweep =
                Spread = spread
                Minimum = Array.min values
                Maximum = Array.max values
-               LogK = log (float k)
-               TwoLogK = 2.0 * log (float k) }: SummaryRow))
+               LogK = Decomp.Core.Bounds.infoNceCap k
+               TwoLogK = Decomp.Core.Decomposition.cap [ k; k ] }: SummaryRow))
         |> Seq.sortBy (fun r -> r.TrueMi, r.Candidates, Estimator.All |> List.findIndex ((=) r.Estimator))
         |> List.ofSeq
 
@@ -186,5 +186,5 @@ module Sweep =
                     match cells |> List.tryFind (fun c -> c.Estimator = e) with
                     | Some c -> $"{c.Mean:F2} ± {c.Spread:F2}"
                     | None -> ""
-                $"| {mi:G4} | {k} | {log (float k):F2} | {2.0 * log (float k):F2} | " + String.Join(" | ", estimators |> List.map cell) + " |")
+                $"| {mi:G4} | {k} | {Decomp.Core.Bounds.infoNceCap k:F2} | {Decomp.Core.Decomposition.cap [ k; k ]:F2} | " + String.Join(" | ", estimators |> List.map cell) + " |")
         header :: rule :: lines

@@ -14,7 +14,7 @@ internal sealed record ObjectiveTerms(Tensor Loss, Tensor FullViewBound, Tensor?
 
 /// <summary>
 /// The contrastive objective of the vision driver. Every call this app makes into Decomp's bounds
-/// (<see cref="Bounds"/>, <see cref="MemoryBank"/>) lives in this file, so that wiring the driver to a new facade version
+/// (<see cref="Bounds"/>, <see cref="KeyQueue"/>) lives in this file, so that wiring the driver to a new facade version
 /// touches nothing else. Critic: cosine similarity divided by a temperature tau, as in the paper's CIFAR-10 and MoCo set-ups.
 /// </summary>
 internal sealed class ContrastiveObjective : IDisposable
@@ -22,7 +22,7 @@ internal sealed class ContrastiveObjective : IDisposable
     private readonly ObjectiveKind kind;
     private readonly double lambda;
     private readonly double temperature;
-    private readonly MemoryBank? bank;
+    private readonly KeyQueue? bank;
     private readonly ProcessGroup group;
 
     /// <param name="kind">The objective.</param>
@@ -44,7 +44,7 @@ internal sealed class ContrastiveObjective : IDisposable
         this.kind = kind;
         this.lambda = lambda;
         this.temperature = temperature;
-        bank = queueSize > 0 ? new MemoryBank(queueSize, dimension, device, seed: seed) : null;
+        bank = queueSize > 0 ? new KeyQueue(queueSize, dimension, device, seed: seed) : null;
     }
 
     /// <summary>True when the objective needs the restricted view x''.</summary>
@@ -101,7 +101,7 @@ internal sealed class ContrastiveObjective : IDisposable
     {
         writer.Write(bank is not null);
         if (bank is null) return;
-        // A long, as checkpoints before MemoryBank.Position held the count of keys ever enqueued (equal modulo the capacity).
+        // A long, as checkpoints before KeyQueue.Position held the count of keys ever enqueued (equal modulo the capacity).
         writer.Write((long)bank.Position);
         using var handle = bank.Keys;
         using var keys = handle.cpu();

@@ -98,7 +98,7 @@ public class ErrorTests
     [Fact]
     public void MemoryBankRestoreChecksShapeAndPosition()
     {
-        using var bank = new MemoryBank(capacity: 4, dimension: 3, device: torch.CPU);
+        using var bank = new KeyQueue(capacity: 4, dimension: 3, device: torch.CPU);
         Throws<ArgumentException>("keys", () => bank.Restore(torch.zeros(5, 3), 0), "[4, 3]");
         Throws<ArgumentOutOfRangeException>("position", () => bank.Restore(torch.zeros(4, 3), 4), "[0, 4)");
     }

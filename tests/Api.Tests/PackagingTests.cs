@@ -57,7 +57,7 @@ public class PackagingTests(ITestOutputHelper output)
             // A unique version, so that no earlier build of the packages can be served from the NuGet cache.
             var version = $"0.0.0-test.{DateTime.UtcNow:yyyyMMddHHmmssfff}";
             var feed = Path.Combine(work.FullName, "feed");
-            foreach (var project in new[] { "src/Core.FSharp/Decomp.Core.fsproj", "src/Distributed/Decomp.Distributed.fsproj", "src/Api.CSharp/Decomp.csproj" })
+            foreach (var project in new[] { "src/Runtime.FSharp/Decomp.Runtime.fsproj", "src/Core.FSharp/Decomp.Core.fsproj", "src/Distributed/Decomp.Distributed.fsproj", "src/Api.CSharp/Decomp.csproj" })
                 Run(root, "pack", Path.Combine(root, project), "-c", "Release", "--no-build", $"-p:PackageVersion={version}", "-o", feed);
 
             var app = Directory.CreateDirectory(Path.Combine(work.FullName, "app")).FullName;

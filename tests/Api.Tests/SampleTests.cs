@@ -15,7 +15,7 @@ public class SampleTests
         using var generator = new Generator(2);
         var encoder = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 8));
         using var optimizer = optim.Adam(encoder.parameters(), 0.01);
-        using var bank = new MemoryBank(capacity: 256, dimension: 8, device: torch.CPU, seed: 3);
+        using var bank = new KeyQueue(capacity: 256, dimension: 8, device: torch.CPU, seed: 3);
         Tensor Noisy(Tensor t) => t + 0.3 * torch.randn(t.shape, generator: generator);
         using var mask = torch.cat(new[] { torch.ones(32, 8), torch.zeros(32, 8) }, 1);
 
@@ -54,14 +54,14 @@ public class MemoryBankCheckpointTests
     public void ABankSavedAndRestoredInAnotherInstanceContinuesExactlyLikeTheOriginal()
     {
         using var generator = new Generator(5);
-        using var original = new MemoryBank(capacity: 10, dimension: 4, device: torch.CPU, seed: 1);
+        using var original = new KeyQueue(capacity: 10, dimension: 4, device: torch.CPU, seed: 1);
         for (var i = 0; i < 3; i++)
         {
             using var keys = torch.randn(new long[] { 4, 4 }, generator: generator);
             original.Enqueue(keys);
         }
 
-        // The checkpoint as the MemoryBank.Restore example writes it.
+        // The checkpoint as the KeyQueue.Restore example writes it.
         using var stream = new MemoryStream();
         using (var writer = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true))
         {
@@ -71,7 +71,7 @@ public class MemoryBankCheckpointTests
             onCpu.Save(writer);
         }
         stream.Position = 0;
-        using var restored = new MemoryBank(capacity: 10, dimension: 4, device: torch.CPU, seed: 2);
+        using var restored = new KeyQueue(capacity: 10, dimension: 4, device: torch.CPU, seed: 2);
         using (var reader = new BinaryReader(stream))
         {
             var position = reader.ReadInt32();

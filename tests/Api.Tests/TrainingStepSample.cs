@@ -6,7 +6,7 @@ namespace Decomp.Tests;
 /// <summary>The README's C# sample, compiled and run by <see cref="SampleTests"/>: one step of the Appendix B.1 loss.</summary>
 public static class TrainingStepSample
 {
-    public static float Step(nn.Module<Tensor, Tensor> encoder, optim.Optimizer optimizer, MemoryBank bank,
+    public static float Step(nn.Module<Tensor, Tensor> encoder, optim.Optimizer optimizer, KeyQueue bank,
                              Tensor view, Tensor restrictedView, Tensor otherView)
     {
         using var scope = torch.NewDisposeScope();          // frees every tensor of this step

@@ -80,8 +80,8 @@ public class ValidationTests
         new("Scores.Candidates", Array.Empty<string>(), new[] { "scores" }, a => Scores.Candidates(a("scores", Randn(1, 3, 4)))),
         Scanned("SymbolMarginal.FromProbabilities", new[] { "probabilities" }, a => SymbolMarginal.FromProbabilities(a("probabilities", Randn(1, 3).softmax(0)))),
         Scanned("SymbolMarginal.Update", new[] { "codes" }, a => SymbolMarginal.Uniform(3, 0.5, ScalarType.Float64, torch.CPU).Update(a("codes", Randn(1, 4, 3).softmax(1)))),
-        Scanned("MemoryBank.Enqueue", new[] { "keys" }, a => { using var bank = new MemoryBank(8, 3, torch.CPU, ScalarType.Float64); bank.Enqueue(a("keys", Randn(1, 2, 3))); }),
-        Scanned("MemoryBank.Restore", new[] { "keys" }, a => { using var bank = new MemoryBank(8, 3, torch.CPU, ScalarType.Float64); bank.Restore(a("keys", Randn(1, 8, 3)), 0); }),
+        Scanned("KeyQueue.Enqueue", new[] { "keys" }, a => { using var bank = new KeyQueue(8, 3, torch.CPU, ScalarType.Float64); bank.Enqueue(a("keys", Randn(1, 2, 3))); }),
+        Scanned("KeyQueue.Restore", new[] { "keys" }, a => { using var bank = new KeyQueue(8, 3, torch.CPU, ScalarType.Float64); bank.Restore(a("keys", Randn(1, 8, 3)), 0); }),
         Scanned("SyntheticGaussian.SampleYGivenFirstView", new[] { "firstView" }, a => Problem.SampleYGivenFirstView(a("firstView", Randn(1, 4, 2)), 3, new Generator(1))),
         Scanned("SyntheticGaussian.OptimalCritic", new[] { "firstView", "secondView", "candidates" },
                 a => Problem.OptimalCritic(a("firstView", Randn(1, 4, 2)), a("secondView", Randn(2, 4, 2)), a("candidates", Randn(3, 4, 3, 2)))),
@@ -154,13 +154,13 @@ public class ValidationTests
     [InlineData(ScalarType.Int64)]
     [InlineData(ScalarType.Int32)]
     [InlineData(ScalarType.Bool)]
-    public void MemoryBankRefusesIntegerAndBoolDtypes(ScalarType dtype) => ThrowsNaming("dtype", () => new MemoryBank(4, 3, torch.CPU, dtype));
+    public void MemoryBankRefusesIntegerAndBoolDtypes(ScalarType dtype) => ThrowsNaming("dtype", () => new KeyQueue(4, 3, torch.CPU, dtype));
 
     [Fact]
     public void MemoryBankRefusesTheMetaDeviceAndMetaOrNaNKeys()
     {
-        ThrowsNaming("device", () => new MemoryBank(4, 3, torch.device("meta")));
-        using var bank = new MemoryBank(4, 3, torch.CPU);
+        ThrowsNaming("device", () => new KeyQueue(4, 3, torch.device("meta")));
+        using var bank = new KeyQueue(4, 3, torch.CPU);
         ThrowsNaming("keys", () => bank.Enqueue(torch.zeros(new long[] { 2, 3 }, device: torch.device("meta"))));
         ThrowsNaming("keys", () => bank.Enqueue(torch.full(2, 3, float.NaN)));
         using var keys = bank.Keys;

@@ -73,7 +73,7 @@ let private checkGaussian (covariance: float[,]) (dx: int) (x: torch.Tensor) (y:
     let n = int x.shape[0]
     let dy = int y.shape[1]
     let empirical = sampleCovariance [ x; y ]
-    let mi = Decomp.Core.Gaussian.mutualInformation empirical [| 0 .. dx - 1 |] [| dx .. dx + dy - 1 |]
+    let mi = Decomp.Core.GaussianInformation.mutualInformation empirical [| 0 .. dx - 1 |] [| dx .. dx + dy - 1 |]
     let tolerance = gaussianTolerance (canonicalSquares (Samplers.tensorOf covariance) dx) dx dy n
     Expect.isLessThan (abs (mi - truth)) tolerance $"the sample covariance's Gaussian MI {mi:F4} is within {tolerance:F4} of {truth:F4}"
     let gap = (empirical - Samplers.tensorOf covariance).abs().max().item<float> ()
@@ -172,7 +172,7 @@ let conditional =
                 let gx, gy, gz = task.Inverse(x, y, z)
                 let d = task.DimX
                 let empirical = sampleCovariance [ gx; gy; gz ]
-                let cmi = Decomp.Core.Gaussian.conditionalMutualInformation empirical [| 0 .. d - 1 |] [| d .. 2 * d - 1 |] [| 2 * d .. 3 * d - 1 |]
+                let cmi = Decomp.Core.GaussianInformation.conditionalMutualInformation empirical [| 0 .. d - 1 |] [| d .. 2 * d - 1 |] [| 2 * d .. 3 * d - 1 |]
                 // I(X; Y | Z) = I([X, Z]; Y) - I(Z; Y): each plug-in term within its own tolerance.
                 let truth = Samplers.tensorOf task.Covariance
                 let reorder (t: torch.Tensor) (first: int[]) (second: int[]) =

@@ -170,9 +170,9 @@ let private closedFormTests =
         <| Prop.forAll (Arb.fromGen Generators.covarianceWithBlocks) (fun (s, n1, n2, ny) ->
             use covariance = tensorOfMatrix s
             let x1, x2, y = indices 0 n1, indices n1 n2, indices (n1 + n2) ny
-            let total = Gaussian.mutualInformation covariance (Array.append x1 x2) y
-            let first = Gaussian.mutualInformation covariance x1 y
-            let conditional = Gaussian.conditionalMutualInformation covariance x2 y x1
+            let total = GaussianInformation.mutualInformation covariance (Array.append x1 x2) y
+            let first = GaussianInformation.mutualInformation covariance x1 y
+            let conditional = GaussianInformation.conditionalMutualInformation covariance x2 y x1
             // Relative to the size of the total, with a floor of 1 nat so a near-zero MI does not demand 1e-18.
             abs (total - (first + conditional)) <= 1e-9 * max 1.0 (abs total))
 
@@ -180,16 +180,16 @@ let private closedFormTests =
         <| Prop.forAll (Arb.fromGen Generators.covarianceWithBlocks) (fun (s, n1, n2, _) ->
             use covariance = tensorOfMatrix s
             let a, b = indices 0 n1, indices n1 n2
-            let ab = Gaussian.mutualInformation covariance a b
-            let ba = Gaussian.mutualInformation covariance b a
-            let abGivenNothing = Gaussian.conditionalMutualInformation covariance a b [||]
+            let ab = GaussianInformation.mutualInformation covariance a b
+            let ba = GaussianInformation.mutualInformation covariance b a
+            let abGivenNothing = GaussianInformation.conditionalMutualInformation covariance a b [||]
             abs (ab - ba) <= 1e-12 && abs (ab - abGivenNothing) <= 1e-12 && ab >= -1e-12)
 
         test "mutualInformation of a bivariate normal with correlation r is -1/2 log(1 - r^2)" {
             for r in [ -0.99; -0.5; 0.0; 0.3; 0.9; 0.999 ] do
                 use covariance = torch.tensor([| 1.0; r; r; 1.0 |], dtype = float64).reshape(2L, 2L)
                 let expected = -0.5 * log (1.0 - r * r)
-                Expect.floatClose Accuracy.veryHigh (Gaussian.mutualInformation covariance [| 0 |] [| 1 |]) expected $"r = {r}"
+                Expect.floatClose Accuracy.veryHigh (GaussianInformation.mutualInformation covariance [| 0 |] [| 1 |]) expected $"r = {r}"
         }
 
         testProperty "sampleCovariance3 gives I({x',x''}; y) = mi and I(x'; y) = alpha mi to 1e-10, unit variances, |rho| <= 0.8"
@@ -202,8 +202,8 @@ let private closedFormTests =
                 use g = generator seed
                 use block = Gaussian.sampleCovariance3 g mi alpha
                 let m = toMatrix block
-                let total = Gaussian.mutualInformation block [| 0; 1 |] [| 2 |]
-                let first = Gaussian.mutualInformation block [| 0 |] [| 2 |]
+                let total = GaussianInformation.mutualInformation block [| 0; 1 |] [| 2 |]
+                let first = GaussianInformation.mutualInformation block [| 0 |] [| 2 |]
                 abs (total - mi) <= 1e-10
                 && abs (first - alpha * mi) <= 1e-10
                 && abs (m[0, 0] - 1.0) <= 1e-15 && abs (m[1, 1] - 1.0) <= 1e-15 && abs (m[2, 2] - 1.0) <= 1e-15
@@ -217,25 +217,25 @@ let private closedFormTests =
                 Expect.floatClose Accuracy.veryHigh (Array.sum problem.MiPerDimension) totalMi "mi_i sum to the total"
                 Expect.isTrue (problem.MiPerDimension |> Array.forall (fun m -> m >= 0.0)) "mi_i are non-negative"
                 Expect.isTrue (problem.Alphas |> Array.forall (fun a -> a >= 0.0 && a <= 1.0)) "alpha_i lie in [0, 1]"
-                Expect.floatClose Accuracy.veryHigh (Gaussian.mutualInformationXY problem) totalMi "I({x',x''}; y) = TotalMi"
+                Expect.floatClose Accuracy.veryHigh (Gaussian.mutualInformation problem) totalMi "I({x',x''}; y) = TotalMi"
                 // Float64 cancellation recovers sigma_i^2 = exp(-2 mi_i) from unit-size entries with an absolute error
                 // of a few ulps of 1, i.e. about 1.1e-16 exp(2 mi_i) nats per dimension; 64 ulps of margin.
                 let tolerance = 1e-12 + 64.0 * 1.1e-16 * Array.sumBy (fun m -> exp (2.0 * m)) problem.MiPerDimension
-                let x1, x2, y = problem.X1Indices, problem.X2Indices, problem.YIndices
-                let fromCovariance = Gaussian.mutualInformation problem.Covariance (Array.append x1 x2) y
+                let x1, x2, y = problem.FirstViewIndices, problem.SecondViewIndices, problem.YIndices
+                let fromCovariance = GaussianInformation.mutualInformation problem.Covariance (Array.append x1 x2) y
                 Expect.isLessThanOrEqual (abs (fromCovariance - totalMi)) tolerance $"log-det I({{x',x''}}; y) for mi = {totalMi}"
-                let firstFromCovariance = Gaussian.mutualInformation problem.Covariance x1 y
+                let firstFromCovariance = GaussianInformation.mutualInformation problem.Covariance x1 y
                 Expect.isLessThanOrEqual
-                    (abs (firstFromCovariance - Gaussian.mutualInformationX1Y problem))
+                    (abs (firstFromCovariance - Gaussian.mutualInformationFirstView problem))
                     tolerance
                     "log-det I(x'; y) = sum alpha_i mi_i"
-                let conditionalFromCovariance = Gaussian.conditionalMutualInformation problem.Covariance x2 y x1
+                let conditionalFromCovariance = GaussianInformation.conditionalMutualInformation problem.Covariance x2 y x1
                 Expect.isLessThanOrEqual
-                    (abs (conditionalFromCovariance - Gaussian.conditionalMutualInformationX2YGivenX1 problem))
+                    (abs (conditionalFromCovariance - Gaussian.conditionalMutualInformation problem))
                     tolerance
                     "log-det I(x''; y | x') = sum (1 - alpha_i) mi_i"
                 // x' and x'' are correlated, so the naive sum I(x'; y) + I(x''; y) is not the total.
-                let naive = firstFromCovariance + Gaussian.mutualInformation problem.Covariance x2 y
+                let naive = firstFromCovariance + GaussianInformation.mutualInformation problem.Covariance x2 y
                 Expect.isGreaterThan (abs (naive - totalMi)) 1e-3 "I(x'; y) + I(x''; y) differs from the total"
         }
 
@@ -273,17 +273,17 @@ let private samplerTests =
             Expect.isTrue (x1.allclose(x1', 0.0, 0.0) && y.allclose(y', 0.0, 0.0)) "same seed, same samples"
         }
 
-        test "sampleYGivenX1 matches the closed-form conditional mean and covariance of p(y | x')" {
+        test "sampleYGivenFirstView matches the closed-form conditional mean and covariance of p(y | x')" {
             use g = generator 21
             let problem = Gaussian.create g 3 4.0
             let covariance = toMatrix problem.Covariance
             let x1, _, _ = Gaussian.sampleJoint problem 2 g float64 torch.CPU
             let k = 40_000
-            use samples = Gaussian.sampleYGivenX1 problem x1 k g
+            use samples = Gaussian.sampleYGivenFirstView problem x1 k g
             Expect.equal samples.shape [| 2L; int64 k; 3L |] "[n, k, d]"
             for r in 0..1 do
                 let given = toVector (row x1 r)
-                let mean, conditional = Reference.condition covariance problem.YIndices problem.X1Indices given
+                let mean, conditional = Reference.condition covariance problem.YIndices problem.FirstViewIndices given
                 expectGaussianMoments $"y | x' (row {r})" (row samples r) mean conditional
         }
 
@@ -302,13 +302,13 @@ let private samplerTests =
                 expectGaussianMoments $"joint of run {r}" joint (Array.zeroCreate 9) (toMatrix problems[r].Covariance)
             let queries = x1.narrow(1L, 0L, 2L)
             let k = 40_000
-            use samples = Gaussian.sampleYGivenX1Stacked stacked queries k [| g0; g1 |]
+            use samples = Gaussian.sampleYGivenFirstViewStacked stacked queries k [| g0; g1 |]
             Expect.equal samples.shape [| 2L; 2L; int64 k; 3L |] "[R, n, k, d]"
             for r in 0..1 do
                 let covariance = toMatrix problems[r].Covariance
                 for i in 0..1 do
                     let given = toVector (row (row queries r) i)
-                    let mean, conditional = Reference.condition covariance problems[r].YIndices problems[r].X1Indices given
+                    let mean, conditional = Reference.condition covariance problems[r].YIndices problems[r].FirstViewIndices given
                     expectGaussianMoments $"y | x' (run {r}, row {i})" (row (row samples r) i) mean conditional
             use a = generator 33
             use b = generator 33
@@ -319,17 +319,17 @@ let private samplerTests =
             Expect.equal ((x1Alone[0] - x1Together[0]).abs().max().item<float> ()) 0.0 "run 0's draws are the same alone and stacked"
         }
 
-        test "sampleYGivenX1X2 matches the closed-form conditional mean and covariance of p(y | x', x'')" {
+        test "sampleYGivenBothViews matches the closed-form conditional mean and covariance of p(y | x', x'')" {
             use g = generator 22
             let problem = Gaussian.create g 3 4.0
             let covariance = toMatrix problem.Covariance
             let x1, x2, _ = Gaussian.sampleJoint problem 2 g float64 torch.CPU
             let k = 40_000
-            use samples = Gaussian.sampleYGivenX1X2 problem x1 x2 k g
+            use samples = Gaussian.sampleYGivenBothViews problem x1 x2 k g
             for r in 0..1 do
                 let given = Array.append (toVector (row x1 r)) (toVector (row x2 r))
                 let mean, conditional =
-                    Reference.condition covariance problem.YIndices (Array.append problem.X1Indices problem.X2Indices) given
+                    Reference.condition covariance problem.YIndices (Array.append problem.FirstViewIndices problem.SecondViewIndices) given
                 expectGaussianMoments $"y | x', x'' (row {r})" (row samples r) mean conditional
         }
 
@@ -337,8 +337,8 @@ let private samplerTests =
             use g = generator 23
             let problem = Gaussian.create g 2 1.0
             let x1, x2, _ = Gaussian.sampleJoint problem 3 g torch.ScalarType.Float32 torch.CPU
-            Expect.equal (Gaussian.sampleYGivenX1 problem x1 4 g).dtype torch.ScalarType.Float32 "p(y | x')"
-            Expect.equal (Gaussian.sampleYGivenX1X2 problem x1 x2 4 g).dtype torch.ScalarType.Float32 "p(y | x', x'')"
+            Expect.equal (Gaussian.sampleYGivenFirstView problem x1 4 g).dtype torch.ScalarType.Float32 "p(y | x')"
+            Expect.equal (Gaussian.sampleYGivenBothViews problem x1 x2 4 g).dtype torch.ScalarType.Float32 "p(y | x', x'')"
         }
     ]
 
@@ -374,7 +374,7 @@ let private criticTests =
             let problem, x1, x2, y = setup 31
             let point (t: torch.Tensor) (b: int) = toVector (t.select(0L, int64 b))
             let candidate (b: int) (m: int) = toVector (y.select(0L, int64 b).select(0L, int64 m))
-            let x1i, x2i, yi = problem.X1Indices, problem.X2Indices, problem.YIndices
+            let x1i, x2i, yi = problem.FirstViewIndices, problem.SecondViewIndices, problem.YIndices
             let x12 = Array.append x1i x2i
             // log p(y | x', x'') = log p(x', x'', y) - log p(x', x''), and so on: every term from the joint density.
             let logGivenBoth b m =
@@ -384,24 +384,24 @@ let private criticTests =
                 logDensityOn problem (Array.append x1i yi) (Array.append (point x1 b) (candidate b m))
                 - logDensityOn problem x1i (point x1 b)
             let logMarginal b m = logDensityOn problem yi (candidate b m)
-            expectAgreesWithReference "E*" (Gaussian.optimalCritic problem x1 x2 y) (fun b m -> logGivenBoth b m - logMarginal b m)
-            expectAgreesWithReference "Ebar" (Gaussian.optimalCriticX1 problem x1 y) (fun b m -> logGivenX1 b m - logMarginal b m)
+            expectAgreesWithReference "E*" (GaussianCritics.optimalCritic problem x1 x2 y) (fun b m -> logGivenBoth b m - logMarginal b m)
+            expectAgreesWithReference "Ebar" (GaussianCritics.optimalFirstViewCritic problem x1 y) (fun b m -> logGivenX1 b m - logMarginal b m)
             expectAgreesWithReference
                 "conditional E*"
-                (Gaussian.optimalConditionalCritic problem x1 x2 y)
+                (GaussianCritics.optimalConditionalCritic problem x1 x2 y)
                 (fun b m -> logGivenBoth b m - logGivenX1 b m)
-            expectAgreesWithReference "log p(y | x')" (Gaussian.logDensityYGivenX1 problem x1 y) logGivenX1
-            expectAgreesWithReference "log p(y | x', x'')" (Gaussian.logDensityYGivenX1X2 problem x1 x2 y) logGivenBoth
-            expectAgreesWithReference "log p(y)" (Gaussian.logDensityY problem y) logMarginal
+            expectAgreesWithReference "log p(y | x')" (GaussianCritics.logDensityYGivenFirstView problem x1 y) logGivenX1
+            expectAgreesWithReference "log p(y | x', x'')" (GaussianCritics.logDensityYGivenBothViews problem x1 x2 y) logGivenBoth
+            expectAgreesWithReference "log p(y)" (GaussianCritics.logDensityY problem y) logMarginal
             expectAgreesWithReference
                 "log tau(y | x') of the exact proposal"
-                (Gaussian.proposalLogDensity (Gaussian.exactProposal problem) x1 y)
+                (Proposals.proposalLogDensity (Proposals.exactProposal problem) x1 y)
                 logGivenX1
         }
 
         test "critics return [B, M] in y's dtype" {
             let problem, x1, x2, y = setup 32
-            let critic = Gaussian.optimalCritic problem (x1.to_type torch.ScalarType.Float32) (x2.to_type torch.ScalarType.Float32) (y.to_type torch.ScalarType.Float32)
+            let critic = GaussianCritics.optimalCritic problem (x1.to_type torch.ScalarType.Float32) (x2.to_type torch.ScalarType.Float32) (y.to_type torch.ScalarType.Float32)
             Expect.equal critic.shape [| 4L; 5L |] "[B, M]"
             Expect.equal critic.dtype torch.ScalarType.Float32 "y's dtype"
         }
@@ -411,12 +411,12 @@ let private criticTests =
             let problem = Gaussian.create g 5 5.0
             let x1, x2, y = Gaussian.sampleJoint problem 100_000 g float64 torch.CPU
             let positives = y.unsqueeze 1L
-            expectMeanWithinFiveStandardErrors "E*" (Gaussian.optimalCritic problem x1 x2 positives) (Gaussian.mutualInformationXY problem)
-            expectMeanWithinFiveStandardErrors "Ebar" (Gaussian.optimalCriticX1 problem x1 positives) (Gaussian.mutualInformationX1Y problem)
+            expectMeanWithinFiveStandardErrors "E*" (GaussianCritics.optimalCritic problem x1 x2 positives) (Gaussian.mutualInformation problem)
+            expectMeanWithinFiveStandardErrors "Ebar" (GaussianCritics.optimalFirstViewCritic problem x1 positives) (Gaussian.mutualInformationFirstView problem)
             expectMeanWithinFiveStandardErrors
                 "conditional E*"
-                (Gaussian.optimalConditionalCritic problem x1 x2 positives)
-                (Gaussian.conditionalMutualInformationX2YGivenX1 problem)
+                (GaussianCritics.optimalConditionalCritic problem x1 x2 positives)
+                (Gaussian.conditionalMutualInformation problem)
         }
     ]
 
@@ -425,7 +425,7 @@ let private proposalTests =
         test "klToProposal of the exact proposal is 0" {
             use g = generator 51
             let problem = Gaussian.create g 4 6.0
-            Expect.isLessThanOrEqual (abs (Gaussian.klToProposal problem (Gaussian.exactProposal problem))) 1e-12 "KL(p || p) = 0"
+            Expect.isLessThanOrEqual (abs (Proposals.klToProposal problem (Proposals.exactProposal problem))) 1e-12 "KL(p || p) = 0"
         }
 
         test "klToProposal of a perturbed proposal equals the per-dimension formula 1/2 (1/v - 1 + log v + shift^2 / (v D_i))" {
@@ -434,30 +434,30 @@ let private proposalTests =
             let shift, scale = 0.3, 1.7
             let expected =
                 problem.Blocks
-                |> Array.sumBy (fun b -> 0.5 * (1.0 / scale - 1.0 + log scale + shift * shift / (scale * b.VarianceGivenX1)))
-            Expect.floatClose Accuracy.veryHigh (Gaussian.klToProposal problem (Gaussian.perturbedProposal problem shift scale)) expected "closed form"
+                |> Array.sumBy (fun b -> 0.5 * (1.0 / scale - 1.0 + log scale + shift * shift / (scale * b.VarianceGivenFirstView)))
+            Expect.floatClose Accuracy.veryHigh (Proposals.klToProposal problem (Proposals.perturbedProposal problem shift scale)) expected "closed form"
         }
 
         test "klToProposal of a full-matrix proposal matches E[log p(y | x') - log tau(y | x')] by Monte Carlo within 5 standard errors" {
             use g = generator 53
             let problem = Gaussian.create g 3 3.0
             let a = torch.randn([| 3L; 3L |], dtype = float64, generator = g) * 0.5
-            let proposal: Gaussian.GaussianProposal =
+            let proposal: Proposals.GaussianProposal =
                 { Weight = torch.randn([| 3L; 3L |], dtype = float64, generator = g) * 0.5
                   Bias = torch.randn([| 3L |], dtype = float64, generator = g) * 0.3
                   Covariance = a.matmul(a.t()) + torch.eye(3L, dtype = float64) * 0.5 }
             let x1, _, y = Gaussian.sampleJoint problem 100_000 g float64 torch.CPU
             let positives = y.unsqueeze 1L
-            let logRatio = Gaussian.logDensityYGivenX1 problem x1 positives - Gaussian.proposalLogDensity proposal x1 positives
-            expectMeanWithinFiveStandardErrors "E KL(p(y|x') || tau(y|x'))" logRatio (Gaussian.klToProposal problem proposal)
+            let logRatio = GaussianCritics.logDensityYGivenFirstView problem x1 positives - Proposals.proposalLogDensity proposal x1 positives
+            expectMeanWithinFiveStandardErrors "E KL(p(y|x') || tau(y|x'))" logRatio (Proposals.klToProposal problem proposal)
         }
 
         test "sampleProposal draws have mean Weight x' + Bias and covariance Covariance within 5 standard errors" {
             use g = generator 54
             let problem = Gaussian.create g 3 3.0
-            let proposal = Gaussian.perturbedProposal problem 0.4 2.0
+            let proposal = Proposals.perturbedProposal problem 0.4 2.0
             let x1, _, _ = Gaussian.sampleJoint problem 1 g float64 torch.CPU
-            use samples = Gaussian.sampleProposal proposal x1 40_000 g
+            use samples = Proposals.sampleProposal proposal x1 40_000 g
             let mean = toVector (proposal.Weight.matmul(row x1 0) + proposal.Bias)
             expectGaussianMoments "tau(y | x')" (row samples 0) mean (toMatrix proposal.Covariance)
         }
@@ -469,7 +469,7 @@ let private proposalTests =
                 a.matmul(a.t()) + torch.eye(3L, dtype = float64) * 0.3
             let mean0, mean1 = torch.randn([| 3L |], dtype = float64, generator = g), torch.randn([| 3L |], dtype = float64, generator = g)
             let cov0, cov1 = randomCovariance (), randomCovariance ()
-            Expect.isLessThanOrEqual (abs (Gaussian.gaussianKl mean0 cov0 mean0 cov0)) 1e-12 "KL(N || N) = 0"
+            Expect.isLessThanOrEqual (abs (GaussianInformation.kl mean0 cov0 mean0 cov0)) 1e-12 "KL(N || N) = 0"
             let n = 50_000
             let l0 = Reference.cholesky (toMatrix cov0)
             let z = toMatrix (torch.randn([| int64 n; 3L |], dtype = float64, generator = g))
@@ -479,7 +479,7 @@ let private proposalTests =
                     let x = Array.init 3 (fun r -> m0[r] + Seq.sum (seq { for c in 0..2 -> l0[r, c] * z[i, c] }))
                     Reference.logDensity m0 c0 x - Reference.logDensity m1 c1 x)
             use values = torch.tensor(logRatios, dtype = float64)
-            expectMeanWithinFiveStandardErrors "KL(N0 || N1)" values (Gaussian.gaussianKl mean0 cov0 mean1 cov1)
+            expectMeanWithinFiveStandardErrors "KL(N0 || N1)" values (GaussianInformation.kl mean0 cov0 mean1 cov1)
         }
     ]
 
@@ -489,7 +489,7 @@ let private validationTests =
             use g = generator 1
             expectArgumentException<ArgumentOutOfRangeException> "dimensions" (fun () -> box (Gaussian.create g 0 5.0))
             for bad in [ 0.0; -1.0; nan; infinity ] do
-                expectArgumentException<ArgumentOutOfRangeException> "totalMi" (fun () -> box (Gaussian.create g 3 bad))
+                expectArgumentException<ArgumentOutOfRangeException> "totalMutualInformation" (fun () -> box (Gaussian.create g 3 bad))
         }
 
         test "sampleCovariance3 rejects negative mi and alpha outside [0, 1]" {
@@ -506,44 +506,44 @@ let private validationTests =
 
         test "mutualInformation rejects non-square, non-positive-definite covariances and bad index sets" {
             use rectangular = torch.zeros([| 2L; 3L |], dtype = float64)
-            expectArgumentException<ArgumentException> "covariance" (fun () -> box (Gaussian.mutualInformation rectangular [| 0 |] [| 1 |]))
+            expectArgumentException<ArgumentException> "covariance" (fun () -> box (GaussianInformation.mutualInformation rectangular [| 0 |] [| 1 |]))
             use singular = torch.ones([| 2L; 2L |], dtype = float64)
-            expectArgumentException<ArgumentException> "covariance" (fun () -> box (Gaussian.mutualInformation singular [| 0 |] [| 1 |]))
+            expectArgumentException<ArgumentException> "covariance" (fun () -> box (GaussianInformation.mutualInformation singular [| 0 |] [| 1 |]))
             use identity = torch.eye(3L, dtype = float64)
-            expectArgumentException<ArgumentException> "a" (fun () -> box (Gaussian.mutualInformation identity [||] [| 1 |]))
-            expectArgumentException<ArgumentException> "a" (fun () -> box (Gaussian.mutualInformation identity [| 3 |] [| 1 |]))
-            expectArgumentException<ArgumentException> "b" (fun () -> box (Gaussian.mutualInformation identity [| 0; 1 |] [| 1 |]))
-            expectArgumentException<ArgumentException> "c" (fun () -> box (Gaussian.conditionalMutualInformation identity [| 0 |] [| 1 |] [| 1; 2 |]))
+            expectArgumentException<ArgumentException> "a" (fun () -> box (GaussianInformation.mutualInformation identity [||] [| 1 |]))
+            expectArgumentException<ArgumentException> "a" (fun () -> box (GaussianInformation.mutualInformation identity [| 3 |] [| 1 |]))
+            expectArgumentException<ArgumentException> "b" (fun () -> box (GaussianInformation.mutualInformation identity [| 0; 1 |] [| 1 |]))
+            expectArgumentException<ArgumentException> "c" (fun () -> box (GaussianInformation.conditionalMutualInformation identity [| 0 |] [| 1 |] [| 1; 2 |]))
         }
 
         test "samplers and critics reject bad counts, dtypes and shapes" {
             use g = generator 2
             let problem = Gaussian.create g 3 2.0
-            expectArgumentException<ArgumentOutOfRangeException> "n" (fun () -> box (Gaussian.sampleJoint problem 0 g float64 torch.CPU))
+            expectArgumentException<ArgumentOutOfRangeException> "count" (fun () -> box (Gaussian.sampleJoint problem 0 g float64 torch.CPU))
             expectArgumentException<ArgumentException> "dtype" (fun () -> box (Gaussian.sampleJoint problem 5 g torch.ScalarType.Int32 torch.CPU))
             let x1, x2, _ = Gaussian.sampleJoint problem 4 g float64 torch.CPU
             use wrongWidth = torch.zeros([| 4L; 2L |], dtype = float64)
-            expectArgumentException<ArgumentException> "x1" (fun () -> box (Gaussian.sampleYGivenX1 problem wrongWidth 3 g))
-            expectArgumentException<ArgumentOutOfRangeException> "k" (fun () -> box (Gaussian.sampleYGivenX1 problem x1 0 g))
+            expectArgumentException<ArgumentException> "firstView" (fun () -> box (Gaussian.sampleYGivenFirstView problem wrongWidth 3 g))
+            expectArgumentException<ArgumentOutOfRangeException> "k" (fun () -> box (Gaussian.sampleYGivenFirstView problem x1 0 g))
             use flatY = torch.zeros([| 4L; 3L |], dtype = float64)
-            expectArgumentException<ArgumentException> "y" (fun () -> box (Gaussian.optimalCritic problem x1 x2 flatY))
+            expectArgumentException<ArgumentException> "candidates" (fun () -> box (GaussianCritics.optimalCritic problem x1 x2 flatY))
             use otherBatchY = torch.zeros([| 5L; 2L; 3L |], dtype = float64)
-            expectArgumentException<ArgumentException> "y" (fun () -> box (Gaussian.optimalCriticX1 problem x1 otherBatchY))
+            expectArgumentException<ArgumentException> "candidates" (fun () -> box (GaussianCritics.optimalFirstViewCritic problem x1 otherBatchY))
             use y = torch.zeros([| 4L; 2L; 3L |], dtype = float64)
-            expectArgumentException<ArgumentException> "x2" (fun () -> box (Gaussian.optimalConditionalCritic problem x1 (x2.narrow(0L, 0L, 2L)) y))
+            expectArgumentException<ArgumentException> "secondView" (fun () -> box (GaussianCritics.optimalConditionalCritic problem x1 (x2.narrow(0L, 0L, 2L)) y))
         }
 
         test "proposals and gaussianKl reject bad parameters" {
             use g = generator 3
             let problem = Gaussian.create g 3 2.0
-            expectArgumentException<ArgumentOutOfRangeException> "varianceScale" (fun () -> box (Gaussian.perturbedProposal problem 0.0 0.0))
-            expectArgumentException<ArgumentException> "meanShift" (fun () -> box (Gaussian.perturbedProposal problem nan 1.0))
+            expectArgumentException<ArgumentOutOfRangeException> "varianceScale" (fun () -> box (Proposals.perturbedProposal problem 0.0 0.0))
+            expectArgumentException<ArgumentException> "meanShift" (fun () -> box (Proposals.perturbedProposal problem nan 1.0))
             use mean = torch.zeros([| 3L |], dtype = float64)
             use identity = torch.eye(3L, dtype = float64)
             use small = torch.eye(2L, dtype = float64)
-            expectArgumentException<ArgumentException> "covariance1" (fun () -> box (Gaussian.gaussianKl mean identity mean small))
+            expectArgumentException<ArgumentException> "covariance1" (fun () -> box (GaussianInformation.kl mean identity mean small))
             use notPositive = -torch.eye(3L, dtype = float64)
-            expectArgumentException<ArgumentException> "covariance0" (fun () -> box (Gaussian.gaussianKl mean notPositive mean identity))
+            expectArgumentException<ArgumentException> "covariance0" (fun () -> box (GaussianInformation.kl mean notPositive mean identity))
         }
     ]
 

@@ -44,7 +44,7 @@ let tests =
             use generator = new torch.Generator(17UL)
             let problem = Gaussian.ofBlocks [| for _ in 1..2 -> Gaussian.sampleDimensionBlock generator 1.0 0.6 |]
             // H(y | x') of the Gaussian: 1/2 log((2 pi e)^d det Cov(y | x')), each dimension's variance exp(-2 alpha mi).
-            let conditionalEntropy = problem.Blocks |> Array.sumBy (fun b -> 0.5 * log (2.0 * Math.PI * Math.E * b.VarianceGivenX1))
+            let conditionalEntropy = problem.Blocks |> Array.sumBy (fun b -> 0.5 * log (2.0 * Math.PI * Math.E * b.VarianceGivenFirstView))
             torch.manual_seed 5L |> ignore
             let tau = Proposals.gaussianProposal 2 [ 32 ] 2
             use optimizer = torch.optim.Adam(tau.parameters (), 0.01)

@@ -66,56 +66,56 @@ let tests =
     testList "Propositions" [
         test "Eq. 2: I_NCE -> I({x', x''}; y) as K grows, with the optimal critic, and stays below it" {
             let p = problem ()
-            let truth = Gaussian.mutualInformationXY p
+            let truth = Gaussian.mutualInformation p
             let estimates =
                 sweep 1UL (fun k g ->
                     let x1, x2, y = Gaussian.sampleJoint p examples g torch.float64 torch.CPU
                     let _, _, marginal = Gaussian.sampleJoint p (examples * (k - 1)) g torch.float64 torch.CPU
                     let candidates = torch.cat([| y.unsqueeze 1; marginal.reshape(int64 examples, int64 (k - 1), -1L) |], 1L)
-                    let scores = Gaussian.optimalCritic p x1 x2 candidates
+                    let scores = GaussianCritics.optimalCritic p x1 x2 candidates
                     Bounds.infoNce scores, scores.select(1L, 0L))
             expectRisesTowardAndStaysBelow truth estimates "I_NCE"
         }
 
         test "Proposition 1.3: I_CNCE -> I(x''; y | x') as K grows, with the optimal critic and negatives from p(y | x')" {
             let p = problem ()
-            let truth = Gaussian.conditionalMutualInformationX2YGivenX1 p
+            let truth = Gaussian.conditionalMutualInformation p
             let estimates =
                 sweep 2UL (fun k g ->
                     let x1, x2, y = Gaussian.sampleJoint p examples g torch.float64 torch.CPU
-                    let negatives = Gaussian.sampleYGivenX1 p x1 (k - 1) g
-                    let scores = Gaussian.optimalConditionalCritic p x1 x2 (torch.cat([| y.unsqueeze 1; negatives |], 1L))
+                    let negatives = Gaussian.sampleYGivenFirstView p x1 (k - 1) g
+                    let scores = GaussianCritics.optimalConditionalCritic p x1 x2 (torch.cat([| y.unsqueeze 1; negatives |], 1L))
                     Bounds.conditionalInfoNce scores, scores.select(1L, 0L))
             expectRisesTowardAndStaysBelow truth estimates "I_CNCE"
         }
 
         test "Proposition 2.3: I_VAR -> I(x''; y | x') as K grows, for a proposal tau that is not p(y | x')" {
             let p = problem ()
-            let truth = Gaussian.conditionalMutualInformationX2YGivenX1 p
-            let tau = Gaussian.perturbedProposal p 0.5 1.5
-            let kl = Gaussian.klToProposal p tau
+            let truth = Gaussian.conditionalMutualInformation p
+            let tau = Proposals.perturbedProposal p 0.5 1.5
+            let kl = Proposals.klToProposal p tau
             Expect.isGreaterThan kl 0.05 "tau differs from p(y | x'), so the KL term matters"
             let estimates =
                 sweep 3UL (fun k g ->
                     let x1, x2, y = Gaussian.sampleJoint p examples g torch.float64 torch.CPU
-                    let candidates = torch.cat([| y.unsqueeze 1; Gaussian.sampleProposal tau x1 (k - 1) g |], 1L)
+                    let candidates = torch.cat([| y.unsqueeze 1; Proposals.sampleProposal tau x1 (k - 1) g |], 1L)
                     // For any tau, the critic that maximises I_VAR is log p(y | x', x'') / tau(y | x') (proof of 2.3);
                     // against negatives from tau its exponential has mean 1, so the Jensen gap applies to it.
-                    let scores = Gaussian.logDensityYGivenX1X2 p x1 x2 candidates - Gaussian.proposalLogDensity tau x1 candidates
+                    let scores = GaussianCritics.logDensityYGivenBothViews p x1 x2 candidates - Proposals.proposalLogDensity tau x1 candidates
                     Bounds.variationalConditionalInfoNce scores (torch.tensor(kl, dtype = torch.float64)), scores.select(1L, 0L))
             expectRisesTowardAndStaysBelow truth estimates "I_VAR"
         }
 
         test "Proposition 3: I_IS -> I(x''; y | x') as K grows, with marginal negatives reweighted by Ebar = log p(y|x')/p(y)" {
             let p = problem ()
-            let truth = Gaussian.conditionalMutualInformationX2YGivenX1 p
+            let truth = Gaussian.conditionalMutualInformation p
             let estimates =
                 sweep 4UL (fun k g ->
                     let x1, x2, y = Gaussian.sampleJoint p examples g torch.float64 torch.CPU
                     let _, _, marginal = Gaussian.sampleJoint p (examples * (k - 1)) g torch.float64 torch.CPU
                     let candidates = torch.cat([| y.unsqueeze 1; marginal.reshape(int64 examples, int64 (k - 1), -1L) |], 1L)
-                    let scores = Gaussian.optimalConditionalCritic p x1 x2 candidates
-                    let weightsCritic = Gaussian.optimalCriticX1 p x1 candidates
+                    let scores = GaussianCritics.optimalConditionalCritic p x1 x2 candidates
+                    let weightsCritic = GaussianCritics.optimalFirstViewCritic p x1 candidates
                     Bounds.importanceSampledConditionalInfoNce scores weightsCritic, scores.select(1L, 0L))
             // Proposition 3 is a limit: the gap must shrink as K grows. I_IS is not a proven bound: on this problem
             // (I(x'; y) = 0.4 nats) it stays below the truth, which we check within noise too; with a large I(x'; y) and

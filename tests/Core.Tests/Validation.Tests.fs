@@ -133,35 +133,35 @@ let cases: Case list =
           (MiCoding.updateMarginal (input "codes" (distributions 1 [| 4L; 3L |])) estimate).Probabilities |> ignoreResult)
       case "MiCoding.marginalEntropy" [ "estimate" ] (fun input ->
           MiCoding.marginalEntropy { Probabilities = input "estimate" (distributions 2 [| 3L |]); Decay = 0.5 } |> ignoreResult)
-      case "Gaussian.sampleYGivenX1" [ "x1" ] (fun input ->
+      case "Gaussian.sampleYGivenFirstView" [ "firstView" ] (fun input ->
           use g = generator ()
-          Gaussian.sampleYGivenX1 problem (input "x1" (randn 1 [| 4L; 2L |])) 3 g |> ignoreResult)
-      case "Gaussian.sampleYGivenX1X2" [ "x1"; "x2" ] (fun input ->
+          Gaussian.sampleYGivenFirstView problem (input "firstView" (randn 1 [| 4L; 2L |])) 3 g |> ignoreResult)
+      case "Gaussian.sampleYGivenBothViews" [ "firstView"; "secondView" ] (fun input ->
           use g = generator ()
-          Gaussian.sampleYGivenX1X2 problem (input "x1" (randn 1 [| 4L; 2L |])) (input "x2" (randn 2 [| 4L; 2L |])) 3 g |> ignoreResult)
-      case "Gaussian.logDensityY" [ "y" ] (fun input -> Gaussian.logDensityY problem (input "y" (randn 1 [| 4L; 3L; 2L |])) |> ignoreResult)
-      case "Gaussian.logDensityYGivenX1" [ "x1"; "y" ] (fun input ->
-          Gaussian.logDensityYGivenX1 problem (input "x1" (randn 1 [| 4L; 2L |])) (input "y" (randn 2 [| 4L; 3L; 2L |])) |> ignoreResult)
-      case "Gaussian.logDensityYGivenX1X2" [ "x1"; "x2"; "y" ] (fun input ->
-          Gaussian.logDensityYGivenX1X2 problem (input "x1" (randn 1 [| 4L; 2L |])) (input "x2" (randn 2 [| 4L; 2L |])) (input "y" (randn 3 [| 4L; 3L; 2L |])) |> ignoreResult)
-      case "Gaussian.optimalCritic" [ "x1"; "x2"; "y" ] (fun input ->
-          Gaussian.optimalCritic problem (input "x1" (randn 1 [| 4L; 2L |])) (input "x2" (randn 2 [| 4L; 2L |])) (input "y" (randn 3 [| 4L; 3L; 2L |])) |> ignoreResult)
-      case "Gaussian.optimalCriticX1" [ "x1"; "y" ] (fun input ->
-          Gaussian.optimalCriticX1 problem (input "x1" (randn 1 [| 4L; 2L |])) (input "y" (randn 2 [| 4L; 3L; 2L |])) |> ignoreResult)
-      case "Gaussian.optimalConditionalCritic" [ "x1"; "x2"; "y" ] (fun input ->
-          Gaussian.optimalConditionalCritic problem (input "x1" (randn 1 [| 4L; 2L |])) (input "x2" (randn 2 [| 4L; 2L |])) (input "y" (randn 3 [| 4L; 3L; 2L |])) |> ignoreResult)
-      case "Gaussian.mutualInformation" [ "covariance" ] (fun input ->
-          Gaussian.mutualInformation (input "covariance" (problem.Covariance.clone())) [| 0 |] [| 4 |] |> ignore)
-      case "Gaussian.conditionalMutualInformation" [ "covariance" ] (fun input ->
-          Gaussian.conditionalMutualInformation (input "covariance" (problem.Covariance.clone())) [| 2 |] [| 4 |] [| 0 |] |> ignore)
-      case "Gaussian.gaussianKl" [ "mean0"; "covariance0"; "mean1"; "covariance1" ] (fun input ->
+          Gaussian.sampleYGivenBothViews problem (input "firstView" (randn 1 [| 4L; 2L |])) (input "secondView" (randn 2 [| 4L; 2L |])) 3 g |> ignoreResult)
+      case "GaussianCritics.logDensityY" [ "candidates" ] (fun input -> GaussianCritics.logDensityY problem (input "candidates" (randn 1 [| 4L; 3L; 2L |])) |> ignoreResult)
+      case "GaussianCritics.logDensityYGivenFirstView" [ "firstView"; "candidates" ] (fun input ->
+          GaussianCritics.logDensityYGivenFirstView problem (input "firstView" (randn 1 [| 4L; 2L |])) (input "candidates" (randn 2 [| 4L; 3L; 2L |])) |> ignoreResult)
+      case "GaussianCritics.logDensityYGivenBothViews" [ "firstView"; "secondView"; "candidates" ] (fun input ->
+          GaussianCritics.logDensityYGivenBothViews problem (input "firstView" (randn 1 [| 4L; 2L |])) (input "secondView" (randn 2 [| 4L; 2L |])) (input "candidates" (randn 3 [| 4L; 3L; 2L |])) |> ignoreResult)
+      case "GaussianCritics.optimalCritic" [ "firstView"; "secondView"; "candidates" ] (fun input ->
+          GaussianCritics.optimalCritic problem (input "firstView" (randn 1 [| 4L; 2L |])) (input "secondView" (randn 2 [| 4L; 2L |])) (input "candidates" (randn 3 [| 4L; 3L; 2L |])) |> ignoreResult)
+      case "GaussianCritics.optimalFirstViewCritic" [ "firstView"; "candidates" ] (fun input ->
+          GaussianCritics.optimalFirstViewCritic problem (input "firstView" (randn 1 [| 4L; 2L |])) (input "candidates" (randn 2 [| 4L; 3L; 2L |])) |> ignoreResult)
+      case "GaussianCritics.optimalConditionalCritic" [ "firstView"; "secondView"; "candidates" ] (fun input ->
+          GaussianCritics.optimalConditionalCritic problem (input "firstView" (randn 1 [| 4L; 2L |])) (input "secondView" (randn 2 [| 4L; 2L |])) (input "candidates" (randn 3 [| 4L; 3L; 2L |])) |> ignoreResult)
+      case "GaussianInformation.mutualInformation" [ "covariance" ] (fun input ->
+          GaussianInformation.mutualInformation (input "covariance" (problem.Covariance.clone())) [| 0 |] [| 4 |] |> ignore)
+      case "GaussianInformation.conditionalMutualInformation" [ "covariance" ] (fun input ->
+          GaussianInformation.conditionalMutualInformation (input "covariance" (problem.Covariance.clone())) [| 2 |] [| 4 |] [| 0 |] |> ignore)
+      case "GaussianInformation.kl" [ "mean0"; "covariance0"; "mean1"; "covariance1" ] (fun input ->
           let eye () = torch.eye(2L, dtype = torch.float64)
-          Gaussian.gaussianKl (input "mean0" (randn 1 [| 2L |])) (input "covariance0" (eye ())) (input "mean1" (randn 2 [| 2L |])) (input "covariance1" (eye ())) |> ignore)
-      case "Gaussian.proposalLogDensity" [ "x1"; "y" ] (fun input ->
-          Gaussian.proposalLogDensity (Gaussian.exactProposal problem) (input "x1" (randn 1 [| 4L; 2L |])) (input "y" (randn 2 [| 4L; 3L; 2L |])) |> ignoreResult)
-      case "Gaussian.sampleProposal" [ "x1" ] (fun input ->
+          GaussianInformation.kl (input "mean0" (randn 1 [| 2L |])) (input "covariance0" (eye ())) (input "mean1" (randn 2 [| 2L |])) (input "covariance1" (eye ())) |> ignore)
+      case "Proposals.proposalLogDensity" [ "firstView"; "candidates" ] (fun input ->
+          Proposals.proposalLogDensity (Proposals.exactProposal problem) (input "firstView" (randn 1 [| 4L; 2L |])) (input "candidates" (randn 2 [| 4L; 3L; 2L |])) |> ignoreResult)
+      case "Proposals.sampleProposal" [ "firstView" ] (fun input ->
           use g = generator ()
-          Gaussian.sampleProposal (Gaussian.exactProposal problem) (input "x1" (randn 1 [| 4L; 2L |])) 3 g |> ignoreResult) ]
+          Proposals.sampleProposal (Proposals.exactProposal problem) (input "firstView" (randn 1 [| 4L; 2L |])) 3 g |> ignoreResult) ]
 
 /// Runs the case with `argument`'s tensor replaced by `replace` of it, in its own dispose scope.
 let private runWith (c: Case) (argument: string) (replace: torch.Tensor -> torch.Tensor) () =

@@ -10,14 +10,14 @@ namespace Decomp;
 /// </summary>
 /// <example>
 /// <code>
-/// using var bank = new MemoryBank(capacity: 4096, dimension: 128, device: Devices.Current);
+/// using var bank = new KeyQueue(capacity: 4096, dimension: 128, device: Devices.Current);
 /// using var loss = Bounds.MemoryBankLoss(fullViewQueries, restrictedViewQueries, keys, bank.Keys);
 /// loss.Loss.backward();
 /// optimizer.step();
 /// bank.Enqueue(keys);
 /// </code>
 /// </example>
-public sealed class MemoryBank : IDisposable
+public sealed class KeyQueue : IDisposable
 {
     private readonly Core.KeyQueue _queue;
 
@@ -27,7 +27,7 @@ public sealed class MemoryBank : IDisposable
     /// <param name="device">Where the queue lives; null is <see cref="Devices.Current"/>.</param>
     /// <param name="dtype">The keys' dtype, floating point; null is float32.</param>
     /// <param name="seed">Seed of the initial random keys.</param>
-    public MemoryBank(int capacity, int dimension, Device? device = null, ScalarType? dtype = null, long seed = 0)
+    public KeyQueue(int capacity, int dimension, Device? device = null, ScalarType? dtype = null, long seed = 0)
     {
         _queue = new Core.KeyQueue(capacity, dimension, device ?? Devices.Current, dtype ?? ScalarType.Float32, seed);
     }
