@@ -63,7 +63,7 @@ internal sealed class TrainCommand
     private readonly Option<int> _samples = Number("--samples", Defaults.Samples, "Sample responses printed next to their context at the end (more are in samples.md).");
 
     private readonly Option<string?> _out = CommonOptions.Output("checkpoint.safetensors, best/ (Hugging Face layout), train.csv, eval.csv, training.png, validation.png, metrics.json, samples.md, corpus.md. Default: runs/dialogue-<method>-seed<seed>.");
-    private readonly Option<bool> _resume = CommonOptions.Resume();
+    private readonly Option<bool> _resume = CommonOptions.Resume(optionsNotGivenFromCheckpoint: false);
     private readonly Option<double> _checkpointMinutes = Number("--checkpoint-minutes", Defaults.CheckpointMinutes, "Minutes between checkpoints (one is also written after every validation).");
     private readonly Option<double> _logSeconds = Number("--log-seconds", Defaults.LogSeconds, "Seconds between progress lines (and train.csv rows).");
     private readonly Option<string?> _device = CommonOptions.Device();
