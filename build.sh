@@ -74,7 +74,9 @@ run_distributed_tests() {
   dotnet build src/Train.Vision -c Release -nologo -clp:NoSummary -v:q
   local passed=0 failed=0 status=0
   run_distributed_suites
-  echo "$passed passed, $failed failed"
+  # A line of its own: a suite may leave a terminal reset code (Expecto's \e[0m) without a newline, and .ci/run reads
+  # the last line as it is.
+  printf '\n%s passed, %s failed\n' "$passed" "$failed"
   [[ $status -eq 0 && $failed -eq 0 ]]
 }
 
@@ -96,7 +98,9 @@ run_tests() {
     passed=$((passed + p)); failed=$((failed + f))
   done
   run_distributed_suites
-  echo "$passed passed, $failed failed"
+  # A line of its own: a suite may leave a terminal reset code (Expecto's \e[0m) without a newline, and .ci/run reads
+  # the last line as it is.
+  printf '\n%s passed, %s failed\n' "$passed" "$failed"
   [[ $status -eq 0 && $failed -eq 0 ]]
 }
 

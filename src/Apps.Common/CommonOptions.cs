@@ -50,17 +50,14 @@ public static class CommonOptions
 
     /// <summary>
     /// <c>--resume</c>, with the one rule every app follows (<see cref="ResumePolicy"/>): continue the run in
-    /// <c>--output</c> from its checkpoint, ending exactly as an uninterrupted run would; an option that would change the
-    /// result is refused by name; with no checkpoint there it is an error (exit code 2), never a silent fresh start.
-    /// <paramref name="optionsNotGivenFromCheckpoint"/> says whether options left off the command line are taken from the
-    /// checkpoint (an app that knows which options were given) or must be given again as they were.
+    /// <c>--output</c> from its checkpoint, ending exactly as an uninterrupted run would; options not given come from the
+    /// checkpoint, and a given one that would change the result is refused by name; with no checkpoint there it is an
+    /// error (exit code 2), never a silent fresh start.
     /// </summary>
-    public static Option<bool> Resume(bool optionsNotGivenFromCheckpoint) => new("--resume")
+    public static Option<bool> Resume() => new("--resume")
     {
-        Description = "Continue the run in --output from its checkpoint; it ends as an uninterrupted run would. "
-                      + (optionsNotGivenFromCheckpoint ? "Options not given are taken from the checkpoint; one that would change the result is refused. "
-                                                       : "Give the run's options again: one that would change the result is refused by name (device, threads, logging and budget may change). ")
-                      + "No checkpoint there is an error.",
+        Description = "Continue the run in --output from its checkpoint; it ends as an uninterrupted run would. Options not given are "
+                      + "taken from the checkpoint; one that would change the result is refused. No checkpoint there is an error.",
     };
 
     /// <summary><c>--budget-minutes M</c>: a wall-clock budget; 0 (the default) is none. <paramref name="whatStops"/> says what the budget ends.</summary>

@@ -1,5 +1,6 @@
 using System.Reflection;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 
 namespace Decomp.Apps;
@@ -50,6 +51,26 @@ public static class ResumePolicy
                           Requested: JsonSerializer.Serialize(p.GetValue(requested), p.PropertyType, json)))
             .Where(d => d.Saved != d.Requested)
             .ToList();
+    }
+
+    /// <summary>
+    /// The options a resumed run uses: <paramref name="saved"/> (the checkpoint's), with the properties in
+    /// <paramref name="given"/> taken from <paramref name="requested"/> and <paramref name="resume"/> set. Check
+    /// <see cref="Conflicts{T}"/> first: then the given properties that are not operational equal the saved ones, and
+    /// only the operational ones (device, threads, logging, budget...) change. Copied through JSON, so
+    /// <typeparamref name="T"/> must round-trip through <paramref name="json"/>.
+    /// </summary>
+    public static T TakeGiven<T>(T saved, T requested, IReadOnlySet<string> given, string resume, JsonSerializerOptions? json = null)
+    {
+        ArgumentNullException.ThrowIfNull(saved);
+        ArgumentNullException.ThrowIfNull(requested);
+        ArgumentNullException.ThrowIfNull(given);
+        var merged = JsonSerializer.SerializeToNode(saved, json)!.AsObject();
+        var asked = JsonSerializer.SerializeToNode(requested, json)!.AsObject();
+        foreach (var property in given.Where(asked.ContainsKey))
+            merged[property] = asked[property]?.DeepClone();
+        merged[resume] = true;
+        return merged.Deserialize<T>(json) ?? throw new InvalidDataException("the merged options are empty");
     }
 
     // The errors are ArgumentExceptions naming the option, as every option's own check is: the command line is what the user

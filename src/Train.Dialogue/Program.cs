@@ -41,17 +41,17 @@ public static class Program
         var root = new RootCommand(Description);
         root.Subcommands.Add(SetupCommand(output));
         root.Subcommands.Add(CorpusCommand(output));
-        root.Subcommands.Add(new TrainCommand(options => Train(options, output, stepCompleted)).Command);
+        root.Subcommands.Add(new TrainCommand((options, given) => Train(options, given, output, stepCompleted)).Command);
         root.Subcommands.Add(ReportCommand(output));
 
         return CommandLineHost.Run(root, args, output, error, "Decomp.Train.Dialogue <command> --help");
     }
 
-    private static int Train(TrainingOptions options, TextWriter output, Action<long>? stepCompleted)
+    private static int Train(TrainingOptions options, IReadOnlySet<string> given, TextWriter output, Action<long>? stepCompleted)
     {
         // Ctrl+C or SIGTERM finishes the current step, writes a checkpoint and exits 130; a second signal kills the process.
         using var interruption = new Interruption();
-        new TrainingRun(options, output) { StepCompleted = stepCompleted }.Run(interruption.Token);
+        new TrainingRun(options, output) { StepCompleted = stepCompleted, GivenOptions = given }.Run(interruption.Token);
         return ExitCodes.Success;
     }
 

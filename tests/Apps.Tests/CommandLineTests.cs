@@ -124,7 +124,7 @@ public class CommonOptionsTests
     {
         Assert.Equal(
             ["--output", "--device", "--threads", "--seed", "--resume", "--budget-minutes"],
-            new Option[] { CommonOptions.Output("x"), CommonOptions.Device(), CommonOptions.Threads(), CommonOptions.Seed(1, "x"), CommonOptions.Resume(optionsNotGivenFromCheckpoint: true), CommonOptions.BudgetMinutes("x") }
+            new Option[] { CommonOptions.Output("x"), CommonOptions.Device(), CommonOptions.Threads(), CommonOptions.Seed(1, "x"), CommonOptions.Resume(), CommonOptions.BudgetMinutes("x") }
                 .Select(o => o.Name));
     }
 }

@@ -176,6 +176,26 @@ public class CheckpointIntegrityTests(TokenizerFilesFixture files) : IClassFixtu
     }
 
     [Fact]
+    public void ResumingFromTheCommandLineTakesTheOptionsNotGivenFromTheCheckpoint()
+    {
+        using var dir = new TemporaryDirectory();
+        RunUntil(Toy(dir.Path), 3);
+
+        // Only the folder: the method, model, batch, epochs, device and tokenizer folder all come from the checkpoint.
+        var (code, _, error) = Cli(["train", "--output", dir.Path, "--resume"]);
+
+        Assert.True(code == 0, error);
+        var metrics = JsonDocument.Parse(File.ReadAllText(dir.File("metrics.json"))).RootElement;
+        Assert.Equal(12, metrics.GetProperty("Steps").GetInt64()); // the toy run's 4 epochs of 3 steps, not the defaults'
+        // A given option that would change the result is still refused, by name.
+        using var other = new TemporaryDirectory();
+        RunUntil(Toy(other.Path), 3);
+        var (refused, _, message) = Cli(["train", "--output", other.Path, "--resume", "--batch-size", "4"]);
+        Assert.Equal(Decomp.Apps.ExitCodes.BadInput, refused);
+        Assert.Contains("--batch-size was 8, now 4", message);
+    }
+
+    [Fact]
     public void ResumingWithAnOptionThatChangesTheResultNamesIt()
     {
         using var dir = new TemporaryDirectory();

@@ -21,13 +21,31 @@ public class CliTests
     {
         var (code, output, _) = Run("train", "--help");
         Assert.Equal(0, code);
-        var command = new TrainCommand(_ => 0).Command;
+        var command = new TrainCommand((_, _) => 0).Command;
         Assert.True(command.Options.Count >= 50);
         foreach (var option in command.Options)
         {
             Assert.Contains(option.Name, output);
             Assert.False(string.IsNullOrWhiteSpace(option.Description), $"{option.Name} has no description");
         }
+    }
+
+    [Fact]
+    public void EveryTrainOptionNamesOneOptionsPropertySoThatResumeKnowsWhatWasGiven()
+    {
+        var properties = typeof(TrainingOptions).GetProperties().Select(p => p.Name).ToList();
+        var command = new TrainCommand((_, _) => 0).Command;
+        foreach (var option in command.Options.Where(o => o.Name is not ("--help" or "-h" or "-?")))
+            Assert.True(properties.Count(p => TrainingOptions.FlagFor(p) == option.Name) == 1, $"{option.Name} names no single TrainingOptions property");
+    }
+
+    [Fact]
+    public void GivenListsOnlyWhatTheCommandLineNames()
+    {
+        var train = new TrainCommand((_, _) => 0);
+        var parse = train.Command.Parse(["--batch-size", "4", "--out", "x", "--resume", "--lr", "0.01"]);
+
+        Assert.Equal(new HashSet<string> { "BatchSize", "OutputDirectory", "Resume", "LearningRate" }, train.Given(parse));
     }
 
     [Fact]

@@ -63,7 +63,7 @@ internal sealed class TrainCommand
     private readonly Option<int> _samples = Number("--samples", Defaults.Samples, "Sample responses printed next to their context at the end (more are in samples.md).");
 
     private readonly Option<string?> _out = CommonOptions.Output("checkpoint.safetensors, best/ (Hugging Face layout), train.csv, eval.csv, training.png, validation.png, metrics.json, samples.md, corpus.md. Default: runs/dialogue-<method>-seed<seed>.");
-    private readonly Option<bool> _resume = CommonOptions.Resume(optionsNotGivenFromCheckpoint: false);
+    private readonly Option<bool> _resume = CommonOptions.Resume();
     private readonly Option<double> _checkpointMinutes = Number("--checkpoint-minutes", Defaults.CheckpointMinutes, "Minutes between checkpoints (one is also written after every validation).");
     private readonly Option<double> _logSeconds = Number("--log-seconds", Defaults.LogSeconds, "Seconds between progress lines (and train.csv rows).");
     private readonly Option<string?> _device = CommonOptions.Device();
@@ -72,7 +72,7 @@ internal sealed class TrainCommand
     /// <summary>The command, with every option attached.</summary>
     public Command Command { get; }
 
-    public TrainCommand(Func<TrainingOptions, int> run)
+    public TrainCommand(Func<TrainingOptions, IReadOnlySet<string>, int> run)
     {
         Command = new Command("train", "Train a GPT-2 on dialogues with one method, validate, and evaluate the best weights on the test split.");
         // --out was this app's spelling before the apps shared one; it still works.
@@ -87,7 +87,17 @@ internal sealed class TrainCommand
                      _out, _resume, _checkpointMinutes, _logSeconds, _device, _threads,
                  })
             Command.Options.Add(option);
-        Command.SetAction(result => run(Bind(result)));
+        Command.SetAction(result => run(Bind(result), Given(result)));
+    }
+
+    /// <summary>
+    /// The <see cref="TrainingOptions"/> properties the command line names (rather than leaving at their defaults): on
+    /// <c>--resume</c> the others come from the checkpoint. A property's flag is <see cref="TrainingOptions.FlagFor"/>.
+    /// </summary>
+    public IReadOnlySet<string> Given(ParseResult r)
+    {
+        var named = Command.Options.Where(o => r.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToHashSet();
+        return typeof(TrainingOptions).GetProperties().Select(p => p.Name).Where(p => named.Contains(TrainingOptions.FlagFor(p))).ToHashSet();
     }
 
     /// <summary>Translates a parse into options (validated).</summary>

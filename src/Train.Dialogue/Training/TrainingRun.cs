@@ -32,7 +32,7 @@ public sealed record TrainingPlan(int BatchesPerEpoch, long PlannedSteps, double
 /// </summary>
 public sealed class TrainingRun
 {
-    private readonly TrainingOptions _options;
+    private TrainingOptions _options;
     private readonly TextWriter _log;
     private readonly string _out;
     private static readonly IReadOnlySet<string> AllOptions = typeof(TrainingOptions).GetProperties().Select(p => p.Name).ToHashSet();
@@ -50,6 +50,12 @@ public sealed class TrainingRun
         _log = log;
         _out = options.OutputDirectory;
     }
+
+    /// <summary>
+    /// The options the command line gave (property names); on <c>--resume</c> the others come from the checkpoint. Null:
+    /// every option was given, as when the options are built in code.
+    /// </summary>
+    internal IReadOnlySet<string>? GivenOptions { get; init; }
 
     /// <summary>Called after every optimizer step with the step count (tests use it to interrupt a run).</summary>
     internal Action<long>? StepCompleted { get; init; }
@@ -73,9 +79,13 @@ public sealed class TrainingRun
         if (_options.Resume && File.Exists(CheckpointPath))
         {
             restored = Checkpoint.Load(CheckpointPath);
-            // The command line does not say which options were given, so every option that is not [Operational] must match.
-            var conflicts = ResumePolicy.Conflicts(restored.Options, _options, AllOptions, TrainingOptions.JsonOptions);
+            var given = GivenOptions ?? AllOptions;
+            var conflicts = ResumePolicy.Conflicts(restored.Options, _options, given, TrainingOptions.JsonOptions);
             if (conflicts.Count > 0) throw ResumePolicy.Refused(conflicts, TrainingOptions.FlagFor);
+            // Options not given come from the checkpoint (its budget, logging, device...), the given operational ones win.
+            _options = ResumePolicy.TakeGiven(restored.Options, _options, given, nameof(TrainingOptions.Resume), TrainingOptions.JsonOptions)
+                with { OutputDirectory = _out };
+            _options.Validated();
             _log.WriteLine($"resuming from {CheckpointPath} at step {restored.State.Step}");
         }
         else if (_options.Resume)

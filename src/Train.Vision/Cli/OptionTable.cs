@@ -141,7 +141,7 @@ internal static class OptionTable
             // Run
             Shared(CommonOptions.Output("metrics.csv, curves.png, checkpoint.bin, summary.json. Default: runs/vision/<dataset>-<framework>-<objective>[-<view>]-seed<seed>."),
                    nameof(TrainingOptions.Output), (o, v) => o with { Output = v }),
-            Shared(CommonOptions.Resume(optionsNotGivenFromCheckpoint: true), nameof(TrainingOptions.Resume), (o, v) => o with { Resume = v }),
+            Shared(CommonOptions.Resume(), nameof(TrainingOptions.Resume), (o, v) => o with { Resume = v }),
             Value("--checkpoint-minutes", nameof(TrainingOptions.CheckpointMinutes), "Write a checkpoint at least this often (atomically); 0 = not by time.",
                   d.CheckpointMinutes, (o, v) => o with { CheckpointMinutes = v }),
             Value("--checkpoint-every", nameof(TrainingOptions.CheckpointEvery), "Also write a checkpoint every this many steps; 0 = not by steps.",
