@@ -61,10 +61,10 @@ module Report =
         |> List.groupBy (fun r -> r.Task, r.Method)
         |> List.map (fun ((task, method), rs) ->
             let values = rs |> List.filter (fun r -> r.Error.IsNone) |> List.map _.Estimate
-            let mean = if values.IsEmpty then nan else List.average values
-            let sd =
-                if values.Length < 2 then 0.0
-                else sqrt (values |> List.sumBy (fun v -> (v - mean) ** 2.0) |> fun s -> s / float (values.Length - 1))
+            // The apps' one mean ± sd; no successful run leaves NaN, a single one no spread (0 here).
+            let stats = Decomp.Apps.MeanAndDeviation.Of values |> Option.ofNullable
+            let mean = stats |> Option.map _.Mean |> Option.defaultValue nan
+            let sd = stats |> Option.bind (fun s -> Option.ofNullable s.Deviation) |> Option.defaultValue 0.0
             let truth = rs.Head.Truth
             { Task = task
               Kind = rs.Head.Kind

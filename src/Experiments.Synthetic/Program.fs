@@ -8,9 +8,8 @@ open Decomp.Apps
 open Decomp.Core
 open Decomp.Runtime
 
-let private clock (seconds: float) =
-    let t = TimeSpan.FromSeconds(max 0.0 seconds)
-    if t.TotalHours >= 1.0 then t.ToString(@"h\:mm\:ss") else t.ToString(@"m\:ss")
+/// The apps' one duration format (m:ss, or h:mm:ss from an hour).
+let private clock (seconds: float) = Decomp.Apps.Durations.Format seconds
 
 /// Runs the sweep batch by batch (`Sweep.batches`: the runs of one estimator and K train together as one network),
 /// writing every finished batch's runs to disk before the next starts, and prints progress with an ETA. A first Ctrl+C

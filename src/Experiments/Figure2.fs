@@ -259,8 +259,9 @@ module Figure2 =
         runs
         |> Array.mapi (fun r settings ->
             let values = evaluations |> Array.map (fun e -> e[r])
-            let mean = Array.average values
-            let sd = sqrt (values |> Array.sumBy (fun v -> (v - mean) ** 2.0) |> fun t -> t / float (values.Length - 1))
+            // At least two evaluation batches (checked with the settings), so the deviation exists.
+            let stats = (Decomp.Apps.MeanAndDeviation.Of values).Value
+            let mean, sd = stats.Mean, stats.Deviation.Value
             { Settings = settings
               TrueMi = Gaussian.mutualInformation problems[r]
               FirstViewMi = Gaussian.mutualInformationFirstView problems[r]

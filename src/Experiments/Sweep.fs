@@ -153,10 +153,10 @@ module Sweep =
         |> Seq.groupBy (fun (mi, k, e, _) -> mi, k, e)
         |> Seq.map (fun ((mi, k, e), group) ->
             let values = group |> Seq.map (fun (_, _, _, v) -> v) |> Array.ofSeq
-            let mean = Array.average values
-            let spread =
-                if values.Length < 2 then 0.0
-                else sqrt (Array.sumBy (fun v -> (v - mean) ** 2.0) values / float (values.Length - 1))
+            // The apps' one mean ± sd; a single seed has no spread (0 here).
+            let stats = (Decomp.Apps.MeanAndDeviation.Of values).Value
+            let mean = stats.Mean
+            let spread = Option.ofNullable stats.Deviation |> Option.defaultValue 0.0
             ({ TrueMi = mi
                Candidates = k
                Estimator = e
