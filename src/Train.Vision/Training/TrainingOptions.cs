@@ -93,7 +93,7 @@ internal sealed record TrainingOptions
     /// <summary>Epochs trained when neither --epochs nor --budget-minutes is given.</summary>
     public const int DefaultEpochs = 10;
 
-    private static readonly JsonSerializerOptions Json = new()
+    internal static readonly JsonSerializerOptions Json = new()
     {
         WriteIndented = true,
         Converters = { new JsonStringEnumConverter() },

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text.Json.Nodes;
 using Decomp.Apps;
 using Decomp.Train.Vision.Augmentation;
 using Decomp.Train.Vision.Cli;
@@ -274,12 +273,9 @@ internal static class TrainingRun
     {
         var conflicts = requested.ResultAffectingDifferences(saved, explicitFields);
         if (conflicts.Count > 0) throw ResumePolicy.Refused(conflicts, OptionTable.FlagFor);
-        var merged = JsonNode.Parse(saved.ToJson())!.AsObject();
-        var given = JsonNode.Parse(requested.ToJson())!.AsObject();
-        foreach (var field in TrainingOptions.OperationalFields.Where(explicitFields.Contains))
-            merged[field] = given[field]?.DeepClone();
-        merged[nameof(TrainingOptions.Resume)] = true;
-        return TrainingOptions.FromJson(merged.ToJsonString());
+        // The given options that are not operational equal the saved ones now, so taking every given one changes only
+        // the operational ones.
+        return ResumePolicy.TakeGiven(saved, requested, explicitFields, nameof(TrainingOptions.Resume), TrainingOptions.Json);
     }
 
     private static DatasetSplit LoadData(TrainingOptions o)
