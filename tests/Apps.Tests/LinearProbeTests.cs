@@ -1,4 +1,5 @@
 using TorchSharp;
+using Decomp.Tests.Shared;
 using Xunit;
 using static TorchSharp.torch;
 
@@ -7,16 +8,6 @@ namespace Decomp.Apps.Tests;
 /// <summary>The apps' one linear probe (Vision's final evaluation, Dialogue's latent probe).</summary>
 public class LinearProbeTests
 {
-    /// <summary>Points around <paramref name="classes"/> centres 10 standard deviations apart: the Bayes error is nil.</summary>
-    private static (Tensor Features, Tensor Labels) Clusters(int perClass, int classes, int dimension, ulong seed)
-    {
-        using var g = new Generator(seed, CPU);
-        var centres = 10 * eye(classes, dimension);
-        var labels = arange(classes, dtype: ScalarType.Int64).repeat_interleave(perClass);
-        var features = centres.index_select(0, labels) + randn(new long[] { classes * perClass, dimension }, generator: g) * 0.5;
-        return (features, labels);
-    }
-
     private static readonly ProbeSettings Settings = new(Epochs: 20, BatchSize: 32, LearningRate: 1e-2, WeightDecay: 0);
 
     [Fact]
@@ -35,8 +26,8 @@ public class LinearProbeTests
     public void LinearlySeparableClassesAreReadPerfectlyAndTheFitIsDeterministic()
     {
         using var scope = NewDisposeScope();
-        var (train, trainLabels) = Clusters(50, 6, 8, 3);
-        var (test, testLabels) = Clusters(20, 6, 8, 4);
+        var (train, trainLabels) = Clusters.Make(50, 6, 8, 3);
+        var (test, testLabels) = Clusters.Make(20, 6, 8, 4);
 
         var first = LinearProbe.Fit(train, trainLabels, test, testLabels, 6, Settings, seed: 9);
         var again = LinearProbe.Fit(train, trainLabels, test, testLabels, 6, Settings, seed: 9);
@@ -53,7 +44,7 @@ public class LinearProbeTests
     public void ThePrimaryResultsAreCountsOfTheSplitsAndChanceIsTheMajorityShare()
     {
         using var scope = NewDisposeScope();
-        var (train, trainLabels) = Clusters(30, 3, 4, 5);
+        var (train, trainLabels) = Clusters.Make(30, 3, 4, 5);
         // Test classes 0, 0, 0, 1, 2: always guessing class 0 scores 3/5.
         var test = train.index_select(0, tensor(new long[] { 0, 1, 2, 30, 60 }));
         var testLabels = tensor(new long[] { 0, 0, 0, 1, 2 });
@@ -86,8 +77,8 @@ public class LinearProbeTests
     {
         using var scope = NewDisposeScope();
         using var g = new Generator(11, CPU);
-        var (train, trainLabels) = Clusters(200, 4, 8, 6);
-        var (test, testLabels) = Clusters(200, 4, 8, 7);
+        var (train, trainLabels) = Clusters.Make(200, 4, 8, 6);
+        var (test, testLabels) = Clusters.Make(200, 4, 8, 7);
         // The same label counts, assigned at random: the features say nothing about the shuffled test labels.
         var shuffled = testLabels.index_select(0, randperm(testLabels.shape[0], generator: g));
 
@@ -117,7 +108,7 @@ public class LinearProbeTests
     public void LabelsOutsideTheClassesAndMismatchedCountsAreRefusedByArgument()
     {
         using var scope = NewDisposeScope();
-        var (train, trainLabels) = Clusters(5, 2, 3, 1);
+        var (train, trainLabels) = Clusters.Make(5, 2, 3, 1);
 
         var outside = Assert.Throws<ArgumentException>(() => LinearProbe.Fit(train, trainLabels, train, trainLabels + 1, 2, Settings, 1));
         Assert.Equal("testLabels", outside.ParamName);

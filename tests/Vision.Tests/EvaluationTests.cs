@@ -1,5 +1,6 @@
 using Decomp.Train.Vision.Evaluation;
 using TorchSharp;
+using Decomp.Tests.Shared;
 using Xunit;
 using static TorchSharp.torch;
 
@@ -7,22 +8,12 @@ namespace Decomp.Vision.Tests;
 
 public class EvaluationTests
 {
-    /// <summary>Points around <paramref name="classes"/> centres 10 standard deviations apart: the Bayes error is nil.</summary>
-    private static (Tensor Features, Tensor Labels) Clusters(int perClass, int classes, int dimension, ulong seed)
-    {
-        using var g = new Generator(seed, CPU);
-        var centres = 10 * eye(classes, dimension);
-        var labels = arange(classes, dtype: ScalarType.Int64).repeat_interleave(perClass);
-        var features = centres.index_select(0, labels) + randn(new long[] { classes * perClass, dimension }, generator: g) * 0.5;
-        return (features, labels);
-    }
-
     [Fact]
     public void KnnClassifiesSeparatedClustersPerfectly()
     {
         using var scope = NewDisposeScope();
-        var (bank, bankLabels) = Clusters(20, 4, 6, 1);
-        var (queries, queryLabels) = Clusters(10, 4, 6, 2);
+        var (bank, bankLabels) = Clusters.Make(20, 4, 6, 1);
+        var (queries, queryLabels) = Clusters.Make(10, 4, 6, 2);
 
         Assert.Equal(100.0, KnnMonitor.Top1(bank, bankLabels, queries, queryLabels, 4, k: 5));
     }
