@@ -18,4 +18,8 @@ public static class Scores
 
     /// <summary>The number of candidates K (1 positive + negatives) per example.</summary>
     public static int Candidates(Tensor scores) => Core.Scores.candidates(scores);
+
+    /// <summary><c>log K</c>: the most nats an InfoNCE-type bound over <paramref name="candidates"/> = K candidates can report.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="candidates"/> is below 2.</exception>
+    public static double LogCandidates(int candidates) => Core.Scores.logCandidates(candidates);
 }

@@ -18,11 +18,11 @@ module Summary =
         if draws.Length < 2 then
             invalidArg name $"{name} must hold at least two values to estimate a spread; got {draws.Length}."
 
-    /// The sample standard deviation (with the n - 1 denominator) of at least two values.
+    /// The sample standard deviation (with the n - 1 denominator) of at least two values: the apps' one
+    /// `MeanAndDeviation`, so a notebook's "± sd" is the number the apps print.
     let standardDeviation (draws: float[]) : float =
         requireTwo (nameof draws) draws
-        let mean = Array.average draws
-        sqrt (Array.sumBy (fun v -> (v - mean) * (v - mean)) draws / float (draws.Length - 1))
+        (Decomp.Apps.MeanAndDeviation.Of draws).Value.Deviation.Value
 
     /// The mean of at least two independent draws and its standard error, sd / sqrt n.
     let meanAndStandardError (draws: float[]) : float * float =

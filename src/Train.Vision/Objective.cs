@@ -54,6 +54,9 @@ internal sealed class ContrastiveObjective : IDisposable
     public long Candidates(int batchSize) => bank is null ? batchSize : 1 + bank.Capacity;
     // batchSize is the global batch: with gathered negatives each rank's queries see every rank's keys.
 
+    /// <summary><c>log K</c> for <paramref name="candidates"/> = K (see <see cref="Candidates"/>): the cap of every InfoNCE estimate.</summary>
+    public static double LogCandidates(long candidates) => Scores.LogCandidates(checked((int)candidates));
+
     /// <summary>
     /// MoCo step: queries f(x') and f(x'') against keys f_ema(y) (already detached), negatives from the queue.
     /// Call <see cref="Enqueue"/> with the keys afterwards.

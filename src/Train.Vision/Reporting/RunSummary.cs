@@ -111,7 +111,7 @@ internal sealed record RunSummary
         text.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (var r in runs)
             text.AppendLine($"| {r.Method} | {r.Seed} | {F(r.ProbeTop1)} | {F(r.ProbeTop5)} | {F(r.KnnTop1)} | {F(r.FinalFullViewBound)} | {F(r.FinalRestrictedViewBound)} "
-                            + $"| {F(r.FinalConditionalBound)} | {F(Math.Log(Math.Max(1, r.Candidates)))} | {r.Steps} | {r.TrainingSeconds:F0} | {(r.Steps > 0 ? r.ImagesPerSecond.ToString("F0", CultureInfo.InvariantCulture) : "-")} | {r.Data} | {r.Encoder} | {r.Device}"
+                            + $"| {F(r.FinalConditionalBound)} | {F(r.Candidates >= 2 ? ContrastiveObjective.LogCandidates(r.Candidates) : null)} | {r.Steps} | {r.TrainingSeconds:F0} | {(r.Steps > 0 ? r.ImagesPerSecond.ToString("F0", CultureInfo.InvariantCulture) : "-")} | {r.Data} | {r.Encoder} | {r.Device}"
                             + (r.StoppedByBudget ? " (stopped by budget)" : "") + " |");
         return text.ToString();
     }

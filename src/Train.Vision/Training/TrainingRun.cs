@@ -115,7 +115,7 @@ internal static class TrainingRun
         }
         // Lines after the checkpoint belong to steps that will be redone.
         if (group.IsMain) MetricsLog.Rewrite(metricsPath, rows);
-        var logCandidates = Math.Log(session.Candidates);
+        var logCandidates = ContrastiveObjective.LogCandidates(session.Candidates);
         var title = $"{RunSummary.MethodLabel(options)}, seed {options.Seed}";
 
         var window = resumedWindow ?? new LogWindow();
