@@ -1,16 +1,19 @@
 /// Decomp's benchmarks: each prints what it measured and, where there is one, the ratio to a reference measured in the
 /// same process. Speed goals live here, never in unit tests.
 ///
-///   dotnet run --project src/Bench -c Release -- memory [iterations]     native memory over a long B.1 loss loop
-///   dotnet run --project src/Bench -c Release -- conditional-cost        what the B.1 conditional term costs
-///   dotnet run --project src/Bench -c Release -- b1-loss [K]            the B.1 loss at batch 256, K = 65,536, d = 128
-///                                                                        (scripts/gpu-figure2.sh compares it with PyTorch)
+///   dotnet run --project src/Bench -c Release -- memory [--iterations N]   native memory over a long B.1 loss loop
+///   dotnet run --project src/Bench -c Release -- conditional-cost          what the B.1 conditional term costs
+///   dotnet run --project src/Bench -c Release -- b1-loss [--candidates K]  the B.1 loss at batch 256, K = 65,536, d = 128
+///                                                                          (scripts/gpu-figure2.sh compares it with PyTorch)
+/// with the apps' shared --device and --threads (README, "The apps' command lines").
 module Decomp.Bench.Program
 
 open System
 open System.Diagnostics
 open System.IO
+open Argu
 open TorchSharp
+open Decomp.Apps
 open Decomp.Core
 open Decomp.Runtime
 
@@ -27,8 +30,7 @@ let private residentMiB () =
 /// 10^5 (or `iterations`) training steps of the Appendix B.1 loss on the CPU, each in its own dispose scope as a
 /// training loop writes it: the resident memory after the first 10% must not grow (a leak of one small tensor per
 /// step would show as megabytes).
-let memory (iterations: int) =
-    let device = Device.current ()
+let memory (device: torch.Device) (iterations: int) =
     use generator = new torch.Generator(1UL)
     let encoder = Critics.mlp 32 [ 64 ] 32
     use optimizer = torch.optim.SGD(encoder.parameters (), 0.01)
@@ -62,8 +64,7 @@ let memory (iterations: int) =
 
 /// The B.1 loss with its conditional I_IS term against the same loss without it (lambda and everything else equal):
 /// the paper says the conditional term adds no cost, because it reuses the logits of the two InfoNCE terms.
-let conditionalCost () =
-    let device = Device.current ()
+let conditionalCost (device: torch.Device) =
     use generator = new torch.Generator(2UL)
     let batch, features, memory = 256L, 128L, 16384L
     use full = torch.randn([| batch; features |], generator = generator).requires_grad_(true)
@@ -92,8 +93,7 @@ let conditionalCost () =
 /// The Appendix B.1 loss (DecomposedLossSettings.Paper) forward + backward at batch 256, d = 128 and K candidates (the
 /// positive and a memory bank of K - 1 keys), the shapes of src/Bench/reference/b1_loss_pytorch.py: milliseconds per
 /// call, best of 3 rounds of 30, on `Device.current ()` (DECOMP_DEVICE, DECOMP_LIBTORCH choose it).
-let b1Loss (candidates: int) =
-    let device = Device.current ()
+let b1Loss (device: torch.Device) (candidates: int) =
     use generator = new torch.Generator(2UL)
     let batch, features = 256L, 128L
     let make (rows: int64) = torch.randn([| rows; features |], generator = generator).``to`` device
@@ -116,15 +116,85 @@ let b1Loss (candidates: int) =
     printfn "B.1 loss forward + backward, batch %d, K %d, %d features, on %s" batch candidates features (Device.describe device)
     printfn "B1_MS decomp %.3f" best
 
+/// `memory`'s options.
+type MemoryArguments =
+    | Iterations of count: int
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Iterations _ -> "training steps of the B.1 loss (default 100000); RSS is sampled every tenth of them."
+
+/// `b1-loss`'s options.
+type B1LossArguments =
+    | Candidates of k: int
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Candidates _ -> "K, the positive plus a memory bank of K - 1 keys (default 65536)."
+
+/// `conditional-cost` takes no options of its own.
+type NoArguments =
+    | [<Hidden>] Unused
+    interface IArgParserTemplate with
+        member _.Usage = ""
+
+/// The command line of `decomp-bench`: one sub-command per benchmark, and the apps' shared --device and --threads.
+type BenchArguments =
+    | [<CliPrefix(CliPrefix.None)>] Memory of ParseResults<MemoryArguments>
+    | [<CliPrefix(CliPrefix.None)>] Conditional_Cost of ParseResults<NoArguments>
+    | [<CliPrefix(CliPrefix.None)>] B1_Loss of ParseResults<B1LossArguments>
+    | Device of name: string
+    | Threads of count: int
+    interface IArgParserTemplate with
+        member a.Usage =
+            match a with
+            | Memory _ -> "native memory over a long B.1 loss training loop: the resident set must stay flat."
+            | Conditional_Cost _ -> "the B.1 loss with and without its conditional I_IS term, interleaved: the ratio."
+            | B1_Loss _ -> "the B.1 loss forward + backward at batch 256, d = 128 (src/Bench/reference/b1_loss_pytorch.py is PyTorch's twin)."
+            | Device _ -> "auto, cpu, cuda or cuda:N. auto (the default): DECOMP_DEVICE if set, else CUDA when available, else the CPU."
+            | Threads _ -> "CPU threads for libtorch's operators; 0 = libtorch's choice (one per core; the default)."
+
+/// Reports `message` as one line on stderr and returns `code`.
+let private fail (code: int) (message: string) =
+    eprintfn "decomp-bench: %s" (message.ReplaceLineEndings(" ").Trim())
+    code
+
+/// Runs the benchmark the command line names; a bad option is one line and exit code 2, as in every Decomp app.
+let private run (results: ParseResults<BenchArguments>) =
+    let positive (name: string) (value: int) =
+        if value < 1 then raise (BadInputException $"--{name} must be at least 1; got {value}.")
+        value
+    let device =
+        let name = results.GetResult(Device, defaultValue = "auto")
+        try Device.parse name with
+        | :? ArgumentException -> raise (BadInputException $"--device must be {CommonOptions.DeviceChoices}, not '{name}'.")
+        // CUDA asked for where there is none: the core's message says what to reference or set.
+        | :? InvalidOperationException as e -> raise (BadInputException $"--device {name}: {e.Message}")
+    match results.TryGetResult Threads with
+    | Some n when n < 0 -> raise (BadInputException $"--threads must be 0 (libtorch's choice) or more; got {n}.")
+    | Some n when n > 0 -> torch.set_num_threads n
+    | _ -> ()
+    match results.GetSubCommand() with
+    | Memory options -> memory device (positive "iterations" (options.GetResult(Iterations, defaultValue = 100_000)))
+    | Conditional_Cost _ -> conditionalCost device
+    | B1_Loss options ->
+        let k = options.GetResult(Candidates, defaultValue = 65536)
+        if k < 2 then raise (BadInputException $"--candidates must be at least 2 (the positive and one negative); got {k}.")
+        b1Loss device k
+    | Device _ | Threads _ -> raise (BadInputException "name a benchmark: memory, conditional-cost or b1-loss (see --help).")
+
 [<EntryPoint>]
 let main argv =
+    // Before anything loads libtorch: its OpenMP reads the environment once, at load.
     printfn "native tuning: %s" (Native.tuneCpuRuntime ())
-    match argv |> List.ofArray with
-    | [ "memory" ] -> memory 100_000; 0
-    | [ "memory"; n ] -> memory (int n); 0
-    | [ "conditional-cost" ] -> conditionalCost (); 0
-    | [ "b1-loss" ] -> b1Loss 65536; 0
-    | [ "b1-loss"; k ] -> b1Loss (int k); 0
-    | _ ->
-        eprintfn "usage: Decomp.Bench memory [iterations] | conditional-cost | b1-loss [K]"
-        2
+    let parser = ArgumentParser.Create<BenchArguments>(programName = "decomp-bench")
+    try
+        run (parser.ParseCommandLine(argv, raiseOnUsage = true))
+        ExitCodes.Success
+    with
+    | :? ArguParseException as e when e.ErrorCode = ErrorCode.HelpText ->
+        // The usage of the command asked about: the root's, or a sub-command's for `memory --help`.
+        printfn "%s" e.Message
+        ExitCodes.Success
+    | :? ArguParseException as e -> fail ExitCodes.BadInput $"""{(e.Message.Split('\n')[0]).Trim().Replace("ERROR: ", "")} (see --help)"""
+    | :? BadInputException as e -> fail ExitCodes.BadInput e.Message

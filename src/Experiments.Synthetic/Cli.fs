@@ -140,7 +140,11 @@ module Cli =
                         | Ok() ->
                             let device =
                                 match results.TryGetResult Device with
-                                | Some name -> resultOf (fun () -> Decomp.Core.Device.parse name) |> Result.mapError (fun m -> $"--device: {m}")
+                                | Some name ->
+                                    // The apps' one wording for a misspelt device; CUDA where there is none keeps the core's advice.
+                                    try Ok(Decomp.Core.Device.parse name) with
+                                    | :? ArgumentException -> Error $"--device must be {Decomp.Apps.CommonOptions.DeviceChoices}, not '{name}'."
+                                    | e -> Error $"--device {name}: {e.Message}"
                                 | None -> resultOf Decomp.Core.Device.current |> Result.mapError (fun m -> $"device: {m}")
                             device
                             |> Result.map (fun device ->

@@ -72,6 +72,8 @@ let tests =
             test "unknown estimator" { expectError [| "--estimators"; "infonce,mine" |] "unknown estimator 'mine'" }
             test "unwritable output folder" { expectError [| "--output"; "/proc/decomp" |] "cannot write" }
             test "zero seeds" { expectError [| "--seeds"; "0" |] "--seeds" }
+            test "a misspelt device, in the apps' one wording" {
+                expectError [| "--device"; "tpu"; "--output"; Path.GetTempPath() |] "--device must be auto, cpu, cuda or cuda:N, not 'tpu'." }
         ]
 
         test "odd K is fine when InfoNCE_S is not asked for" {
