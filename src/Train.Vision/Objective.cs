@@ -1,3 +1,4 @@
+using Decomp.Apps;
 using Decomp.Train.Vision.Training;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -99,30 +100,32 @@ internal sealed class ContrastiveObjective : IDisposable
         bank.Enqueue(all);
     }
 
-    /// <summary>Writes the queue (keys and write position) for a checkpoint.</summary>
-    public void Save(BinaryWriter writer)
+    /// <summary>Adds the queue to a checkpoint: its keys (<c>queue.keys</c>) and its write position (<c>queue.position</c>, an int64 scalar).</summary>
+    public void Save(CheckpointTensors tensors)
     {
-        writer.Write(bank is not null);
         if (bank is null) return;
-        // A long, as checkpoints before KeyQueue.Position held the count of keys ever enqueued (equal modulo the capacity).
-        writer.Write((long)bank.Position);
-        using var handle = bank.Keys;
-        using var keys = handle.cpu();
-        keys.Save(writer);
+        // Keys is a new handle on the queue's storage; the checkpoint's dispose scope releases it once it is written.
+        tensors.Add(QueueKeys, bank.Keys);
+        tensors.Add(QueuePosition, tensor((long)bank.Position));
     }
 
     /// <summary>Restores what <see cref="Save"/> wrote, into a freshly constructed objective.</summary>
-    public void Load(BinaryReader reader)
+    /// <exception cref="InvalidDataException">The checkpoint's queue does not match this objective's (or one of them has none).</exception>
+    public void Load(SafeTensorsFile file)
     {
-        var hasBank = reader.ReadBoolean();
-        if (hasBank != bank is not null) throw new InvalidDataException("the checkpoint's queue does not match this run's framework.");
+        if (file.Contains(QueueKeys) != bank is not null) throw new InvalidDataException("the checkpoint's queue does not match this run's framework.");
         if (bank is null) return;
-        var saved = reader.ReadInt64();
-        using var keys = TensorExtensionMethods.Load(reader);
+        using var keys = file.Read(QueueKeys);
         if (!keys.shape.SequenceEqual(new long[] { bank.Capacity, bank.Dimension }))
             throw new InvalidDataException($"the checkpoint's queue is [{string.Join(",", keys.shape)}], this run's is [{bank.Capacity},{bank.Dimension}].");
-        bank.Restore(keys, (int)(saved % bank.Capacity));
+        using var position = file.Read(QueuePosition);
+        var at = position.item<long>();
+        if (at < 0 || at >= bank.Capacity) throw new InvalidDataException($"the checkpoint's queue position {at} lies outside its {bank.Capacity} keys.");
+        bank.Restore(keys, (int)at);
     }
+
+    private const string QueueKeys = "queue.keys";
+    private const string QueuePosition = "queue.position";
 
     private ObjectiveTerms Terms(Tensor fullViewQueries, Tensor? restrictedViewQueries, Tensor keys, Tensor? memory)
     {

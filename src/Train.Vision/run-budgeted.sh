@@ -39,7 +39,7 @@ run() { # name, then driver options
   folders+=("$folder")
   if [[ -f $folder/summary.json ]]; then echo "== $name: finished earlier, kept"; return; fi
   local resume=()
-  if [[ -f $folder/checkpoint.bin ]]; then resume=(--resume); echo "== $name: resuming"; else echo "== $name"; fi
+  if [[ -f $folder/checkpoint.safetensors ]]; then resume=(--resume); echo "== $name: resuming"; else echo "== $name"; fi
   "${driver[@]}" --output "$folder" "$@" "${extra[@]}" "${resume[@]}" 2>&1 | tee -a "$out/$name.log"
 }
 

@@ -111,107 +111,6 @@ public class CheckpointFileTests
     }
 }
 
-public class SafeTensorsChecksumTests
-{
-    /// <summary>A safetensors file by the format's specification: F32 [3] = {1, 2, 3} and some metadata.</summary>
-    private static string Write(TemporaryFolder folder, bool checksum = true)
-    {
-        var path = folder.File("checkpoint.safetensors");
-        var metadata = new Dictionary<string, string> { ["format"] = "pt", ["note"] = "hello" };
-        if (checksum) metadata[SafeTensorsChecksum.MetadataKey] = SafeTensorsChecksum.Placeholder;
-        var header = JsonSerializer.SerializeToUtf8Bytes(new Dictionary<string, object>
-        {
-            ["__metadata__"] = metadata,
-            ["a"] = new Dictionary<string, object> { ["dtype"] = "F32", ["shape"] = new[] { 3 }, ["data_offsets"] = new[] { 0, 12 } },
-        });
-        var data = new[] { 1f, 2f, 3f }.SelectMany(BitConverter.GetBytes).ToArray();
-        if (checksum)
-        {
-            SafeTensorsChecksum.Write(path, header, s => s.Write(data));
-        }
-        else
-        {
-            var length = new byte[8];
-            BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
-            File.WriteAllBytes(path, [.. length, .. header, .. data]);
-        }
-        return path;
-    }
-
-    [Fact]
-    public void TheFileStaysAValidSafetensorsFileWithItsDigestInTheMetadata()
-    {
-        using var folder = new TemporaryFolder();
-        var path = Write(folder);
-        var bytes = File.ReadAllBytes(path);
-        var headerLength = (int)BinaryPrimitives.ReadUInt64LittleEndian(bytes);
-        using var header = JsonDocument.Parse(bytes.AsMemory(8, headerLength));
-
-        var digest = header.RootElement.GetProperty("__metadata__").GetProperty(SafeTensorsChecksum.MetadataKey).GetString()!;
-        Assert.Matches("^[0-9a-f]{64}$", digest);
-        Assert.NotEqual(SafeTensorsChecksum.Placeholder, digest);
-        Assert.Equal("hello", header.RootElement.GetProperty("__metadata__").GetProperty("note").GetString());
-        Assert.Equal(new[] { 1f, 2f, 3f }, Enumerable.Range(0, 3).Select(i => BitConverter.ToSingle(bytes, 8 + headerLength + 4 * i)));
-        Assert.Equal(8 + headerLength + 12, bytes.Length);
-        Assert.Null(SafeTensorsChecksum.Problem(path));
-        SafeTensorsChecksum.Verify(path);
-    }
-
-    public static TheoryData<string, string> Damage => new()
-    {
-        { "NaN over the data", "SHA-256 is" },
-        { "bit flipped in the header", "" },
-        { "digest changed", "not the" },
-        { "cut tail", "SHA-256 is" },
-        { "cut header", "does not fit" },
-        { "empty", "shorter than a safetensors header" },
-    };
-
-    [Theory]
-    [MemberData(nameof(Damage))]
-    public void AnyChangedByteIsFound(string damage, string expected)
-    {
-        using var folder = new TemporaryFolder();
-        var path = Write(folder);
-        var bytes = File.ReadAllBytes(path);
-        var headerLength = (int)BinaryPrimitives.ReadUInt64LittleEndian(bytes);
-        var digestAt = Encoding.ASCII.GetString(bytes).IndexOf(SafeTensorsChecksum.MetadataKey + "\":\"", StringComparison.Ordinal)
-                       + SafeTensorsChecksum.MetadataKey.Length + 3;
-        switch (damage)
-        {
-            case "NaN over the data": BitConverter.GetBytes(float.NaN).CopyTo(bytes, 8 + headerLength + 4); break;
-            case "bit flipped in the header": bytes[8 + headerLength - 3] ^= 0x01; break;
-            case "digest changed": bytes[digestAt] = (byte)(bytes[digestAt] == (byte)'a' ? 'b' : 'a'); break;
-            case "cut tail": bytes = bytes[..^4]; break;
-            case "cut header": bytes = bytes[..(headerLength / 2)]; break;
-            case "empty": bytes = []; break;
-        }
-        File.WriteAllBytes(path, bytes);
-
-        var problem = SafeTensorsChecksum.Problem(path);
-        Assert.NotNull(problem);
-        Assert.Contains(expected, problem);
-        var e = Assert.Throws<BadInputException>(() => SafeTensorsChecksum.Verify(path));
-        Assert.StartsWith($"{path} is damaged: ", e.Message);
-    }
-
-    [Fact]
-    public void AFileWithoutAChecksumIsNotTrusted()
-    {
-        using var folder = new TemporaryFolder();
-        var path = Write(folder, checksum: false);
-        Assert.StartsWith("it has no checksum (decomp.sha256 in its __metadata__), so it cannot be verified", SafeTensorsChecksum.Problem(path));
-    }
-
-    [Fact]
-    public void TheWriterRefusesAHeaderWithoutThePlaceholder()
-    {
-        using var folder = new TemporaryFolder();
-        var e = Assert.Throws<ArgumentException>(() => SafeTensorsChecksum.Write(folder.File("x.safetensors"), "{}"u8.ToArray(), _ => { }));
-        Assert.Contains(SafeTensorsChecksum.MetadataKey, e.Message);
-    }
-}
-
 public class VerifiedFileProblemTests
 {
     [Fact]
@@ -228,5 +127,140 @@ public class VerifiedFileProblemTests
         Assert.False(VerifiedFile.TryReadAllBytes(path, out _, out var problem));
         Assert.Contains("truncated", problem);
         Assert.Contains("cannot be read", VerifiedFile.Problem(folder.File("missing.bin")));
+    }
+}
+
+/// <summary>The apps' one checkpoint format: named tensors and named state entries in one checksummed safetensors file.</summary>
+public class CheckpointSaveAndOpenTests
+{
+    private static TorchSharp.Modules.Sequential Model(long seed)
+    {
+        TorchSharp.torch.manual_seed(seed);
+        return TorchSharp.torch.nn.Sequential(("linear", TorchSharp.torch.nn.Linear(3, 4)), ("norm", TorchSharp.torch.nn.BatchNorm1d(4)));
+    }
+
+    private static byte[] OptimizerBytes(TorchSharp.Modules.OptimizerHelper optimizer)
+    {
+        using var buffer = new MemoryStream();
+        using (var writer = new BinaryWriter(buffer, Encoding.UTF8, leaveOpen: true)) optimizer.save_state_dict(writer);
+        return buffer.ToArray();
+    }
+
+    [Fact]
+    public void ModelsOptimizersTensorsAndStateComeBackExactly()
+    {
+        using var folder = new TemporaryFolder();
+        var path = folder.File("checkpoint.safetensors");
+        using var model = Model(1);
+        using var optimizer = TorchSharp.torch.optim.SGD(model.parameters(), 0.1, momentum: 0.9);
+        using (var scope = TorchSharp.torch.NewDisposeScope())
+        {
+            model.train();
+            model.forward(TorchSharp.torch.randn(8, 3)).square().sum().backward();
+            optimizer.step();
+        }
+        using var extra = TorchSharp.torch.tensor(new long[] { 3, 1, 4 });
+        CheckpointFile.Save(path, new Dictionary<string, string> { ["run.state"] = "{\"step\":7}" }, tensors =>
+        {
+            tensors.Add("model.", model);
+            tensors.Add("optimizer", optimizer);
+            tensors.Add("extra", extra);
+        });
+
+        using var restored = Model(2);
+        using var restoredOptimizer = TorchSharp.torch.optim.SGD(restored.parameters(), 0.1, momentum: 0.9);
+        using (var file = CheckpointFile.Open(path))
+        {
+            Assert.Equal("{\"step\":7}", file.Metadata["run.state"]);
+            file.CopyInto("model.", restored);
+            file.ReadInto("optimizer", restoredOptimizer);
+            using var extraBack = file.Read("extra");
+            Assert.Equal(new long[] { 3, 1, 4 }, extraBack.data<long>().ToArray());
+        }
+
+        foreach (var ((name, expected), (_, actual)) in model.state_dict().Zip(restored.state_dict()))
+        {
+            using var same = expected.eq(actual).all();
+            Assert.True(same.item<bool>(), name);
+        }
+        Assert.Equal(OptimizerBytes(optimizer), OptimizerBytes(restoredOptimizer));
+        Assert.Null(SafeTensors.Problem(path));
+    }
+
+    [Fact]
+    public void ATensorThatDoesNotFitTheModelIsRefusedByName()
+    {
+        using var folder = new TemporaryFolder();
+        var path = folder.File("checkpoint.safetensors");
+        using var model = Model(1);
+        CheckpointFile.Save(path, new Dictionary<string, string>(), tensors => tensors.Add("model.", model));
+        using var wider = TorchSharp.torch.nn.Sequential(("linear", TorchSharp.torch.nn.Linear(3, 5)), ("norm", TorchSharp.torch.nn.BatchNorm1d(5)));
+
+        using var file = CheckpointFile.Open(path);
+        var e = Assert.Throws<InvalidDataException>(() => file.CopyInto("model.", wider));
+        Assert.Contains(path, e.Message);
+        Assert.Contains("'model.linear.weight'", e.Message);
+        e = Assert.Throws<InvalidDataException>(() => file.CopyInto("other.", model));
+        Assert.Contains("'other.linear.weight' is missing", e.Message);
+    }
+
+    [Fact]
+    public void ADamagedCheckpointIsRefusedBeforeAnythingIsReadWithThePreviousOneNamed()
+    {
+        using var folder = new TemporaryFolder();
+        var path = folder.File("checkpoint.safetensors");
+        using var weights = TorchSharp.torch.arange(1000, dtype: TorchSharp.torch.ScalarType.Float32);
+        var state = new Dictionary<string, string> { ["run.state"] = "{}" };
+        CheckpointFile.Save(path, state, tensors => tensors.Add("w", weights));
+        CheckpointFile.Save(path, state, tensors => tensors.Add("w", weights));
+        var previous = folder.File("checkpoint.prev.safetensors");
+        Assert.Equal(previous, CheckpointFile.PreviousPathFor(path));
+        var bytes = File.ReadAllBytes(path);
+        BitConverter.GetBytes(float.NaN).CopyTo(bytes, bytes.Length - 400);
+        File.WriteAllBytes(path, bytes);
+
+        var e = Assert.Throws<BadInputException>(() => CheckpointFile.Open(path).Dispose());
+
+        Assert.StartsWith($"{path} is damaged: its bytes' SHA-256 is ", e.Message);
+        Assert.Contains($"The previous checkpoint {previous} is intact", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+    }
+
+    [Fact]
+    public void AFailureWhileAddingTensorsIsAFailedWriteThatLeavesTheCheckpointsAsTheyWere()
+    {
+        using var folder = new TemporaryFolder();
+        var path = folder.File("checkpoint.safetensors");
+        using var weights = TorchSharp.torch.ones(4);
+        CheckpointFile.Save(path, new Dictionary<string, string>(), tensors => tensors.Add("w", weights));
+        var before = File.ReadAllBytes(path);
+
+        var e = Assert.Throws<IOException>(() => CheckpointFile.Save(path, new Dictionary<string, string>(), _ => throw new IOException("No space left on device")));
+
+        Assert.Contains(path, e.Message);
+        Assert.Equal(before, File.ReadAllBytes(path));
+        Assert.Equal(new[] { path }, Directory.GetFiles(folder.Path));
+    }
+
+    [Fact]
+    public void AFolderWithACheckpointOfAnEarlierFormatIsRefusedWithHowToStartOver()
+    {
+        using var folder = new TemporaryFolder();
+        var path = folder.File("checkpoint.safetensors");
+        var earlier = folder.File("checkpoint.bin");
+        Assert.Null(CheckpointFile.InEarlierFormat(path, earlier, "the earlier binary format"));
+
+        File.WriteAllText(CheckpointFile.PreviousPathFor(earlier), "old");
+        var e = CheckpointFile.InEarlierFormat(path, earlier, "the earlier binary format");
+
+        Assert.NotNull(e);
+        Assert.Equal($"{folder.File("checkpoint.prev.bin")} is a checkpoint in the earlier binary format, which this version no longer reads "
+                     + $"(it writes checkpoint.safetensors): the run cannot be resumed; to start over, delete {folder.Path} or use another --output.", e.Message);
+        File.WriteAllText(earlier, "old");
+        Assert.StartsWith($"{earlier} is a checkpoint", CheckpointFile.InEarlierFormat(path, earlier, "the earlier binary format")!.Message);
+
+        using var weights = TorchSharp.torch.ones(1);
+        CheckpointFile.Save(path, new Dictionary<string, string>(), tensors => tensors.Add("w", weights));
+        Assert.Null(CheckpointFile.InEarlierFormat(path, earlier, "the earlier binary format"));
     }
 }

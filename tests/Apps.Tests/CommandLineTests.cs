@@ -33,7 +33,7 @@ public class CommandLineHostTests
     public static TheoryData<Exception, int> Failures => new()
     {
         { new ArgumentException("--lambda must lie in [0, 1]", "--lambda"), ExitCodes.BadInput },
-        { new BadInputException("checkpoint.bin is damaged"), ExitCodes.BadInput },
+        { new BadInputException("checkpoint.safetensors is damaged"), ExitCodes.BadInput },
         { new FileNotFoundException("train-images-idx3-ubyte.gz is missing"), ExitCodes.BadInput },
         { new DirectoryNotFoundException("no such folder"), ExitCodes.BadInput },
         { new InvalidDataException("labels file is truncated"), ExitCodes.BadInput },
@@ -171,11 +171,11 @@ public class ResumePolicyTests
     [Fact]
     public void ResumingWithoutACheckpointNamesTheFileAndFolder()
     {
-        var path = Path.Combine(Path.GetTempPath(), "run-7", "checkpoint.bin");
+        var path = Path.Combine(Path.GetTempPath(), "run-7", "checkpoint.safetensors");
         var e = ResumePolicy.NoCheckpoint(path);
 
         Assert.Equal("--resume", e.ParamName);
-        Assert.Contains($"there is no checkpoint (checkpoint.bin) in {Path.GetDirectoryName(path)}", e.Message);
+        Assert.Contains($"there is no checkpoint (checkpoint.safetensors) in {Path.GetDirectoryName(path)}", e.Message);
     }
 }
 

@@ -88,7 +88,7 @@ public class RunFolderTests
     public void TemporaryFilesLeftByAKilledWriterAreRemovedWhenTheFolderIsTaken()
     {
         using var folder = new TemporaryFolder();
-        var leftover = AtomicFile.TemporaryPathFor(folder.File("checkpoint.bin"));
+        var leftover = AtomicFile.TemporaryPathFor(folder.File("checkpoint.safetensors"));
         File.WriteAllText(leftover, "half a checkpoint");
         File.WriteAllText(folder.File("runs.csv"), "kept");
         using var run = RunFolder.Acquire(folder.Path);

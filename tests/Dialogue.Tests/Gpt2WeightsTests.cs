@@ -1,3 +1,4 @@
+using Decomp.Apps;
 using Decomp.Dialogue.Model;
 using TorchSharp;
 using Xunit;

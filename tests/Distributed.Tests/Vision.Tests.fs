@@ -91,7 +91,7 @@ let tests =
             let whole, interrupted = Path.Combine(work, "whole"), Path.Combine(work, "interrupted")
             let code, text = complete 2 (options data whole)
             Expect.equal code 0 $"the uninterrupted 2-rank run succeeds:\n{text}"
-            for file in [ "metrics.csv"; "checkpoint.bin"; "curves.png"; "summary.json" ] do
+            for file in [ "metrics.csv"; "checkpoint.safetensors"; "curves.png"; "summary.json" ] do
                 Expect.isTrue (File.Exists(Path.Combine(whole, file))) $"rank 0 wrote {file}"
             Expect.equal (text.Split('\n') |> Array.filter (fun l -> l.StartsWith "Decomp vision driver") |> Array.length) 1 "one banner: only rank 0 prints"
 

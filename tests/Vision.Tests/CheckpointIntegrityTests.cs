@@ -1,3 +1,4 @@
+using System.Text;
 using Decomp.Apps;
 using Decomp.Train.Vision.Cli;
 using Decomp.Train.Vision.Data;
@@ -80,7 +81,7 @@ public sealed class CheckpointIntegrityTests : IDisposable
         Assert.Equal(VisionExit.BadInput, code);
         Assert.Equal(Decomp.Apps.ExitCodes.BadInput, code);
         AssertOneLineError(error);
-        Assert.StartsWith($"error: {path} is damaged: its content's SHA-256 is ", error);
+        Assert.StartsWith($"error: {path} is damaged: its bytes' SHA-256 is ", error);
         Assert.Contains("to start over, delete", error);
         Assert.False(File.Exists(Path.Combine(options.Output!, TrainingRun.SummaryFile)));
     }
@@ -93,7 +94,7 @@ public sealed class CheckpointIntegrityTests : IDisposable
         var options = Tiny("rolled-back");
         RunAndKill(options, 12); // checkpoints at steps 5 and 10
         var path = Path.Combine(options.Output!, Checkpoint.FileName);
-        var previous = Path.Combine(options.Output!, "checkpoint.prev.bin");
+        var previous = Path.Combine(options.Output!, "checkpoint.prev.safetensors");
         Overwrite(path, (int)new FileInfo(path).Length / 3, new byte[4096]);
 
         var (code, _, error) = Cli("--output", options.Output!, "--resume");
@@ -117,15 +118,45 @@ public sealed class CheckpointIntegrityTests : IDisposable
         var options = Tiny("old");
         RunAndKill(options, 7);
         var path = Path.Combine(options.Output!, Checkpoint.FileName);
-        // The layout before checksums: the same content without the SHA-256 and its tag at the end.
+        // A safetensors checkpoint without decomp.sha256 in its metadata (the key renamed, so every offset stays).
         var bytes = File.ReadAllBytes(path);
-        if (bytes.AsSpan(bytes.Length - 16).SequenceEqual("DECOMP-SHA256-V1"u8)) File.WriteAllBytes(path, bytes[..^48]);
+        var key = Encoding.ASCII.GetBytes($"\"{SafeTensors.ChecksumKey}\":");
+        var at = bytes.AsSpan().IndexOf(key);
+        Assert.True(at > 0);
+        Encoding.ASCII.GetBytes("\"decomp.nosum0\":").CopyTo(bytes, at);
+        File.WriteAllBytes(path, bytes);
 
         var (code, _, error) = Cli("--output", options.Output!, "--resume");
 
         Assert.Equal(Decomp.Apps.ExitCodes.BadInput, code);
         AssertOneLineError(error);
-        Assert.Contains($"{path} is damaged: it has no checksum: it was written by an earlier version of this program", error);
+        Assert.Contains($"{path} is damaged: it has no checksum (decomp.sha256 in its __metadata__), so it cannot be verified: it was written by an earlier version of this program", error);
+    }
+
+    [Fact]
+    public void AFolderWithACheckpointOfTheEarlierBinaryFormatIsRefusedWithOneLineThatSaysHowToStartOver()
+    {
+        var options = Tiny("binary");
+        RunAndKill(options, 12); // checkpoints at steps 5 and 10
+        // What the earlier version left: checkpoint.bin and checkpoint.prev.bin, no safetensors checkpoint.
+        var earlier = Path.Combine(options.Output!, "checkpoint.bin");
+        File.Move(Path.Combine(options.Output!, Checkpoint.FileName), earlier);
+        File.Move(Path.Combine(options.Output!, "checkpoint.prev.safetensors"), Path.Combine(options.Output!, "checkpoint.prev.bin"));
+
+        var (code, _, error) = Cli("--output", options.Output!, "--resume");
+
+        Assert.Equal(Decomp.Apps.ExitCodes.BadInput, code);
+        AssertOneLineError(error);
+        Assert.Equal($"error: {earlier} is a checkpoint in the earlier binary format of the vision driver, which this version no longer reads "
+                     + $"(it writes checkpoint.safetensors): the run cannot be resumed; to start over, delete {options.Output} or use another --output.",
+                     error.TrimEnd());
+
+        // A fresh run there would overwrite the old run's files: refused the same way.
+        (code, _, error) = Cli("--data-dir", data, "--output", options.Output!, "--encoder", "small-cnn", "--batch-size", "32",
+                               "--queue-size", "64", "--bn-splits", "4", "--epochs", "1", "--probe-epochs", "0", "--device", "cpu");
+        Assert.Equal(Decomp.Apps.ExitCodes.BadInput, code);
+        Assert.StartsWith($"error: {earlier} is a checkpoint in the earlier binary format", error);
+        Assert.False(File.Exists(Path.Combine(options.Output!, Checkpoint.FileName)));
     }
 
     [Fact]

@@ -134,10 +134,10 @@ public class ObjectiveContractTests
         using var original = new ContrastiveObjective(ObjectiveKind.Decomposed, 0.5, 0.2, 12, 3, 4, CPU, seed: 1);
         using var restored = new ContrastiveObjective(ObjectiveKind.Decomposed, 0.5, 0.2, 12, 3, 4, CPU, seed: 2);
         for (var i = 0; i < 5; i++) original.Enqueue(randn(4, 3));
-        using var buffer = new MemoryStream();
-        using (var writer = new BinaryWriter(buffer, System.Text.Encoding.UTF8, leaveOpen: true)) original.Save(writer);
-        buffer.Position = 0;
-        using (var reader = new BinaryReader(buffer)) restored.Load(reader);
+        using var folder = new TempFolder();
+        var path = folder.File("checkpoint.safetensors");
+        Decomp.Apps.CheckpointFile.Save(path, new Dictionary<string, string>(), original.Save);
+        using (var file = Decomp.Apps.CheckpointFile.Open(path)) restored.Load(file);
         var next = randn(4, 3);
         original.Enqueue(next);
         restored.Enqueue(next);

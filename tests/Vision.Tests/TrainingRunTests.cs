@@ -1,4 +1,4 @@
-using System.Text;
+using System.Buffers.Binary;
 using Decomp.Apps;
 using Decomp.Train.Vision.Data;
 using Decomp.Train.Vision.Models;
@@ -41,13 +41,13 @@ public sealed class TrainingRunTests : IDisposable
             .Select(c => string.Join(",", c.Where((_, i) => i != 2 && i != 9)))
             .ToArray();
 
-    /// <summary>The tensors of a checkpoint (everything after the JSON state, which holds timings, and before the checksum of both).</summary>
+    /// <summary>The tensors of a checkpoint, verified: its data section (its header holds the JSON state, which holds timings).</summary>
     private static byte[] CheckpointTensors(string folder)
     {
-        using var reader = new BinaryReader(Decomp.Apps.VerifiedFile.OpenRead(Path.Combine(folder, Checkpoint.FileName)), Encoding.UTF8);
-        reader.ReadBytes("DECOMP-VISION-CHECKPOINT".Length);
-        reader.ReadString();
-        return reader.ReadBytes((int)(reader.BaseStream.Length - reader.BaseStream.Position));
+        var path = Path.Combine(folder, Checkpoint.FileName);
+        Decomp.Apps.SafeTensors.Verify(path);
+        var bytes = File.ReadAllBytes(path);
+        return bytes[(8 + (int)BinaryPrimitives.ReadUInt64LittleEndian(bytes))..];
     }
 
     private static RunSummary Summary(string folder) => RunSummary.Read(Path.Combine(folder, TrainingRun.SummaryFile));

@@ -78,7 +78,7 @@ public static class Gpt2Weights
     public static string? Problem(string directory)
     {
         var (weightsPath, configPath) = Locate(directory);
-        if (SafeTensorsChecksum.Problem(weightsPath) is { } why) return $"{weightsPath} is damaged: {why}";
+        if (SafeTensors.Problem(weightsPath) is { } why) return $"{weightsPath} is damaged: {why}";
         using var file = SafeTensorsFile.Open(weightsPath);
         if (!file.Metadata.TryGetValue(ConfigDigestKey, out var expected))
             return $"{weightsPath} does not record the SHA-256 of its {ConfigFileName}, so that file cannot be verified";

@@ -31,13 +31,13 @@ public sealed record TrainerState
 }
 
 /// <summary>
-/// A training checkpoint: one safetensors file holding the model under Hugging Face names (so it loads as
-/// pretrained weights too), the vocabulary (<c>decomp.vocabulary</c>, GPT-2 ids), the optimizer state
-/// (<c>decomp.optimizer</c>, TorchSharp's serialisation as bytes), and in its metadata the model shape, the options,
-/// the trainer state, the logs so far (<c>train.csv</c>, <c>eval.csv</c>) and the SHA-256 of the file
-/// (<see cref="SafeTensorsChecksum"/>). Written atomically (temporary file, flush, rename), keeping the checkpoint it
-/// replaces as <c>checkpoint.prev.safetensors</c>. <see cref="Load"/> verifies the checksum before it reads anything,
-/// and refuses a damaged file, or one written before checkpoints carried a checksum, by name.
+/// A training checkpoint, in the apps' one format (<see cref="CheckpointFile"/>): one safetensors file holding the model
+/// under Hugging Face names (so it loads as pretrained weights too), the vocabulary (<c>decomp.vocabulary</c>, GPT-2 ids),
+/// the optimizer state (<c>decomp.optimizer</c>, TorchSharp's serialisation as bytes), and in its metadata the model
+/// shape, the options, the trainer state, the logs so far (<c>train.csv</c>, <c>eval.csv</c>) and the SHA-256 of the file.
+/// Written atomically (temporary file, flush, rename), keeping the checkpoint it replaces as
+/// <c>checkpoint.prev.safetensors</c>. <see cref="Load"/> verifies the checksum before it reads anything, and refuses a
+/// damaged file, or one written before checkpoints carried a checksum, by name.
 /// </summary>
 public static class Checkpoint
 {
@@ -61,12 +61,6 @@ public static class Checkpoint
     public static void Save(string path, Gpt2Model model, OptimizerHelper optimizer, Vocabulary vocabulary,
                             TrainingOptions options, TrainerState state, CsvLog trainLog, CsvLog evalLog)
     {
-        using var scope = NewDisposeScope();
-        using var buffer = new MemoryStream();
-        using (var writer = new BinaryWriter(buffer, System.Text.Encoding.UTF8, leaveOpen: true)) optimizer.save_state_dict(writer);
-        var tensors = Gpt2Weights.ToHuggingFace(model).ToList();
-        tensors.Add(new(VocabularyTensor, tensor(vocabulary.Gpt2Ids.Select(i => (long)i).ToArray())));
-        tensors.Add(new(OptimizerTensor, tensor(buffer.ToArray())));
         var metadata = new Dictionary<string, string>
         {
             ["format"] = "pt",
@@ -76,7 +70,12 @@ public static class Checkpoint
             [TrainLogKey] = trainLog.Text,
             [EvalLogKey] = evalLog.Text,
         };
-        SafeTensors.Write(path, tensors, metadata, keepPreviousAs: CheckpointFile.PreviousPathFor(path));
+        CheckpointFile.Save(path, metadata, tensors =>
+        {
+            foreach (var (name, weight) in Gpt2Weights.ToHuggingFace(model)) tensors.Add(name, weight);
+            tensors.Add(VocabularyTensor, tensor(vocabulary.Gpt2Ids.Select(i => (long)i).ToArray()));
+            tensors.Add(OptimizerTensor, optimizer);
+        });
     }
 
     /// <summary>Reads a checkpoint; the model is on the CPU.</summary>
@@ -84,8 +83,7 @@ public static class Checkpoint
     /// <exception cref="InvalidDataException">The file is intact but not one of our checkpoints; the message names it.</exception>
     public static Contents Load(string path)
     {
-        CheckpointFile.Verify(path, SafeTensorsChecksum.Problem);
-        using var file = SafeTensorsFile.Open(path);
+        using var file = CheckpointFile.Open(path);
         string Meta(string key) => file.Metadata.TryGetValue(key, out var v) ? v
             : throw new InvalidDataException($"{path}: not a training checkpoint (no '{key}' metadata)");
         Gpt2Config config;
@@ -103,10 +101,10 @@ public static class Checkpoint
         }
         using var ids = file.Read(VocabularyTensor);
         var vocabulary = Vocabulary.FromGpt2Ids(ids.data<long>().Select(i => (int)i).ToArray());
-        using var optimizerBytes = file.Read(OptimizerTensor);
+        var optimizerState = file.ReadBytes(OptimizerTensor);
         var model = new Gpt2Model(config);
         Gpt2Weights.LoadInto(model, file);
-        return new Contents(model, vocabulary, options, state, optimizerBytes.data<byte>().ToArray(), Meta(TrainLogKey), Meta(EvalLogKey));
+        return new Contents(model, vocabulary, options, state, optimizerState, Meta(TrainLogKey), Meta(EvalLogKey));
     }
 
     /// <summary>Restores <paramref name="optimizer"/> from bytes saved by <see cref="Save"/>.</summary>

@@ -139,7 +139,7 @@ internal static class OptionTable
             Value("--probe-weight-decay", nameof(TrainingOptions.ProbeWeightDecay), "Weight decay of the linear probe.", d.ProbeWeightDecay, (o, v) => o with { ProbeWeightDecay = v }),
 
             // Run
-            Shared(CommonOptions.Output("metrics.csv, curves.png, checkpoint.bin, summary.json. Default: runs/vision/<dataset>-<framework>-<objective>[-<view>]-seed<seed>."),
+            Shared(CommonOptions.Output("metrics.csv, curves.png, checkpoint.safetensors, summary.json. Default: runs/vision/<dataset>-<framework>-<objective>[-<view>]-seed<seed>."),
                    nameof(TrainingOptions.Output), (o, v) => o with { Output = v }),
             Shared(CommonOptions.Resume(), nameof(TrainingOptions.Resume), (o, v) => o with { Resume = v }),
             Value("--checkpoint-minutes", nameof(TrainingOptions.CheckpointMinutes), "Write a checkpoint at least this often (atomically); 0 = not by time.",

@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Decomp.Apps;
@@ -32,83 +31,61 @@ internal sealed record CheckpointState
 }
 
 /// <summary>
-/// A run's checkpoint file: a magic tag, the <see cref="CheckpointState"/> as JSON, the tensors of
-/// <see cref="TrainingSession.Save"/>, and an end tag, followed by the SHA-256 of all of it (<see cref="VerifiedFile"/>).
-/// Written atomically (temporary file, flush, rename), keeping the checkpoint it replaces as <c>checkpoint.prev.bin</c>.
-/// A file whose checksum does not match (overwritten blocks, flipped bits, a cut tail) or that has none (written before
-/// checkpoints carried one) is refused by name before any of it is used, with a pointer to the previous checkpoint when
-/// that one is intact.
+/// A run's checkpoint, in the apps' one format (<see cref="CheckpointFile"/>): a safetensors file holding the tensors of
+/// <see cref="TrainingSession.Save"/> by name (the encoder, the momentum encoder, the SGD state, the queue and its write
+/// position), the <see cref="CheckpointState"/> as JSON in its metadata (<c>decomp.state</c>), and the SHA-256 of all of
+/// it. Written atomically (temporary file, flush, rename), keeping the checkpoint it replaces as
+/// <c>checkpoint.prev.safetensors</c>. A file whose checksum does not match (overwritten blocks, flipped bits, a cut tail)
+/// or that has none is refused by name before any of it is used, with a pointer to the previous checkpoint when that one
+/// is intact; a folder that holds a <c>checkpoint.bin</c> of the earlier binary format is refused as such
+/// (<see cref="InEarlierFormat"/>).
 /// </summary>
 internal static class Checkpoint
 {
     /// <summary>The file name inside a run's output folder.</summary>
-    public const string FileName = "checkpoint.bin";
-    /// <summary>Current layout version.</summary>
-    public const int FormatVersion = 1;
-    private static readonly byte[] StartTag = "DECOMP-VISION-CHECKPOINT"u8.ToArray();
-    private static readonly byte[] EndTag = "END-OF-CHECKPOINT"u8.ToArray();
+    public const string FileName = "checkpoint.safetensors";
+    /// <summary>The file name of the earlier binary format (magic tag, JSON, TorchSharp's tensor serialisation, SHA-256), which is no longer read.</summary>
+    public const string EarlierFileName = "checkpoint.bin";
+    /// <summary>Current layout version (1 was the binary <see cref="EarlierFileName"/>).</summary>
+    public const int FormatVersion = 2;
+    private const string StateKey = "decomp.state";
     private static readonly JsonSerializerOptions Json = new() { Converters = { new JsonStringEnumConverter() } };
 
-    /// <summary>Writes <paramref name="state"/> and the tensors that <paramref name="writePayload"/> writes to <paramref name="path"/>.</summary>
+    /// <summary>Writes <paramref name="state"/> and the tensors that <paramref name="addTensors"/> adds to <paramref name="path"/>.</summary>
     /// <exception cref="IOException">The file could not be written (a full disk); the message names it, and the previous checkpoint is unchanged.</exception>
-    public static void Save(string path, CheckpointState state, Action<BinaryWriter> writePayload)
-    {
-        VerifiedFile.Write(path, stream =>
-        {
-            using var writer = new BinaryWriter(stream, Encoding.UTF8, leaveOpen: true);
-            writer.Write(StartTag);
-            writer.Write(JsonSerializer.Serialize(state, Json));
-            writePayload(writer);
-            writer.Write(EndTag);
-        }, keepPreviousAs: CheckpointFile.PreviousPathFor(path));
-    }
+    public static void Save(string path, CheckpointState state, Action<CheckpointTensors> addTensors) =>
+        CheckpointFile.Save(path, new Dictionary<string, string> { [StateKey] = JsonSerializer.Serialize(state, Json) }, addTensors);
 
     /// <summary>Reads only the state of the checkpoint at <paramref name="path"/>.</summary>
     /// <exception cref="BadInputException">The file is damaged or has no checksum; the message names it and says what to do.</exception>
     public static CheckpointState ReadState(string path) => Read(path, null);
 
-    /// <summary>Reads the checkpoint at <paramref name="path"/>, passing its tensors to <paramref name="readPayload"/>.</summary>
+    /// <summary>Reads the checkpoint at <paramref name="path"/>, passing its tensors to <paramref name="readTensors"/>.</summary>
     /// <exception cref="BadInputException">The file is damaged or has no checksum; the message names it and says what to do.</exception>
-    public static CheckpointState Load(string path, Action<BinaryReader> readPayload) => Read(path, readPayload);
+    public static CheckpointState Load(string path, Action<SafeTensorsFile> readTensors) => Read(path, readTensors);
 
-    /// <summary>What is wrong with the checkpoint file <paramref name="path"/>, or null when its checksum matches.</summary>
-    public static string? Problem(string path) => VerifiedFile.TryReadAllBytes(path, out _, out var problem) ? null : Explain(path, problem);
+    /// <summary>
+    /// The refusal of the run folder of <paramref name="path"/> when it holds a checkpoint of the earlier binary format
+    /// (<see cref="EarlierFileName"/>) and none of this one, or null.
+    /// </summary>
+    public static BadInputException? InEarlierFormat(string path) =>
+        CheckpointFile.InEarlierFormat(path, Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, EarlierFileName),
+                                       "the earlier binary format of the vision driver");
 
-    /// <summary>A file of the layout before checksums (the same content, no digest after it) is named as such.</summary>
-    private static string Explain(string path, string problem)
+    private static CheckpointState Read(string path, Action<SafeTensorsFile>? readTensors)
     {
+        using var file = CheckpointFile.Open(path);
         try
         {
-            var bytes = File.ReadAllBytes(path);
-            if (bytes.AsSpan().StartsWith(StartTag) && bytes.AsSpan().EndsWith(EndTag))
-                return "it has no checksum: it was written by an earlier version of this program, which did not add one, and cannot be verified";
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-        }
-        return problem;
-    }
-
-    private static CheckpointState Read(string path, Action<BinaryReader>? readPayload)
-    {
-        if (!VerifiedFile.TryReadAllBytes(path, out var content, out var problem))
-            throw CheckpointFile.Damaged(path, Explain(path, problem), Problem);
-        try
-        {
-            using var reader = new BinaryReader(new MemoryStream(content, writable: false), Encoding.UTF8);
-            if (!reader.ReadBytes(StartTag.Length).AsSpan().SequenceEqual(StartTag))
-                throw new InvalidDataException("it is not a checkpoint of this program");
-            var state = JsonSerializer.Deserialize<CheckpointState>(reader.ReadString(), Json)
-                ?? throw new InvalidDataException("its state is empty");
+            if (!file.Metadata.TryGetValue(StateKey, out var json))
+                throw new InvalidDataException($"it has no '{StateKey}' entry: it is not a checkpoint of this program");
+            var state = JsonSerializer.Deserialize<CheckpointState>(json, Json) ?? throw new InvalidDataException("its state is empty");
             if (state.FormatVersion != FormatVersion)
                 throw new InvalidDataException($"it has layout version {state.FormatVersion}; this program reads version {FormatVersion}");
-            if (readPayload is null) return state;
-            readPayload(reader);
-            if (!reader.ReadBytes(EndTag.Length).AsSpan().SequenceEqual(EndTag))
-                throw new InvalidDataException("its tensors do not end where the end tag should be (written by another version)");
+            readTensors?.Invoke(file);
             return state;
         }
-        catch (Exception e) when (e is EndOfStreamException or JsonException or InvalidDataException or ArgumentException or FormatException)
+        catch (Exception e) when (e is JsonException or InvalidDataException or KeyNotFoundException or ArgumentException or FormatException)
         {
             // The checksum matched, so the bytes are the ones written: another layout or version wrote them.
             throw new InvalidDataException($"The checkpoint {path} cannot be read: {e.Message.TrimEnd('.')}. "

@@ -48,6 +48,8 @@ internal static class TrainingRun
         if (requested.BenchmarkSteps == 0 && requested.Resume && !Directory.Exists(outputDirectory)) throw NoCheckpoint();
         // One process per run folder, from before its checkpoint is read until the run ends (or the process dies).
         using var owner = requested.BenchmarkSteps == 0 && group.IsMain ? RunFolder.Acquire(outputDirectory) : null;
+        // A run of the binary checkpoint format can neither be resumed nor be overwritten by a fresh one.
+        if (requested.BenchmarkSteps == 0 && Checkpoint.InEarlierFormat(checkpointPath) is { } earlier) throw earlier;
         if (requested.BenchmarkSteps == 0 && requested.Resume)
         {
             if (!File.Exists(checkpointPath)) throw CheckpointFile.OnlyPrevious(checkpointPath) ?? NoCheckpoint();
@@ -91,7 +93,7 @@ internal static class TrainingRun
         if (resumed is not null) totalSteps = resumed.TotalSteps;
         else if (options.BudgetMinutes > 0)
         {
-            (totalSteps, calibrationSeconds) = PlanBudget(options, settings, trainImages, views, evaluator, device, console, group);
+            (totalSteps, calibrationSeconds) = PlanBudget(options, settings, trainImages, views, evaluator, device, console, group, checkpointPath);
             // Every rank timed its own steps; all of them take rank 0's plan, or they would stop at different steps.
             using var planned = Distributed.Broadcast(group, tensor(new[] { totalSteps }));
             totalSteps = planned.item<long>();
@@ -291,7 +293,7 @@ internal static class TrainingRun
         $"{DatasetCatalog.CliName(o.Dataset)} ({data.Train.Count} train / {data.Test.Count} test)";
 
     private static (long Steps, double Seconds) PlanBudget(TrainingOptions options, RunSettings settings, Tensor trainImages, ViewFactory views,
-                                                           Evaluator evaluator, Device device, TextWriter console, ProcessGroup group)
+                                                           Evaluator evaluator, Device device, TextWriter console, ProcessGroup group, string checkpointPath)
     {
         var budgetSeconds = options.BudgetMinutes * 60;
         var clock = Stopwatch.StartNew();
@@ -313,8 +315,15 @@ internal static class TrainingRun
                 knnSeconds = clock.Elapsed.TotalSeconds - knnStart;
             }
             var saveStart = clock.Elapsed.TotalSeconds;
-            using (var writer = new BinaryWriter(new MemoryStream())) trial.Save(writer);
-            checkpointSeconds = clock.Elapsed.TotalSeconds - saveStart + 0.5; // plus the plot and the disk
+            // Rank 0 writes the trial's checkpoint where the run's go, under a temporary name (removed now, or by RunFolder
+            // after a kill); the other ranks write none, and take rank 0's plan.
+            if (group.IsMain)
+            {
+                var trialCheckpoint = AtomicFile.TemporaryPathFor(checkpointPath);
+                try { CheckpointFile.Save(trialCheckpoint, new Dictionary<string, string>(), trial.Save); }
+                finally { File.Delete(trialCheckpoint); }
+            }
+            checkpointSeconds = clock.Elapsed.TotalSeconds - saveStart + 0.5; // plus the state's JSON and the plot
         }
         var perStep = secondsPerStep
                       + (settings.KnnEvery > 0 ? knnSeconds / settings.KnnEvery : 0)

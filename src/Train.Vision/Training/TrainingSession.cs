@@ -1,3 +1,4 @@
+using Decomp.Apps;
 using Decomp.Train.Vision.Augmentation;
 using Decomp.Train.Vision.Models;
 using TorchSharp;
@@ -124,23 +125,34 @@ internal sealed class TrainingSession : IDisposable
                                terms.ConditionalBound is null ? null : Mean(terms.ConditionalBound));
     }
 
-    /// <summary>Writes the trainable state (weights, buffers, optimiser, queue).</summary>
-    public void Save(BinaryWriter writer)
+    /// <summary>
+    /// Adds the trainable state to a checkpoint: the encoder's and the momentum encoder's parameters and buffers
+    /// (<c>encoder.*</c>, <c>key_encoder.*</c>), the SGD state (<c>optimizer</c>, as bytes) and the queue
+    /// (<c>queue.*</c>).
+    /// </summary>
+    public void Save(CheckpointTensors tensors)
     {
-        Encoder.save(writer);
-        keyEncoder?.save(writer);
-        optimizer.save_state_dict(writer);
-        objective.Save(writer);
+        tensors.Add(EncoderPrefix, Encoder);
+        if (keyEncoder is not null) tensors.Add(KeyEncoderPrefix, keyEncoder);
+        tensors.Add(OptimizerTensor, optimizer);
+        objective.Save(tensors);
     }
 
     /// <summary>Restores what <see cref="Save"/> wrote into this freshly built session.</summary>
-    public void Load(BinaryReader reader)
+    /// <exception cref="InvalidDataException">A tensor is missing or does not fit this run's model or queue.</exception>
+    public void Load(SafeTensorsFile file)
     {
-        Encoder.load(reader);
-        keyEncoder?.load(reader);
-        optimizer.load_state_dict(reader);
-        objective.Load(reader);
+        file.CopyInto(EncoderPrefix, Encoder);
+        if (keyEncoder is not null) file.CopyInto(KeyEncoderPrefix, keyEncoder);
+        else if (file.Entries.Any(e => e.Name.StartsWith(KeyEncoderPrefix, StringComparison.Ordinal)))
+            throw new InvalidDataException("the checkpoint has a momentum encoder, and this run's framework has none.");
+        file.ReadInto(OptimizerTensor, optimizer);
+        objective.Load(file);
     }
+
+    private const string EncoderPrefix = "encoder.";
+    private const string KeyEncoderPrefix = "key_encoder.";
+    private const string OptimizerTensor = "optimizer";
 
     /// <summary>
     /// f_ema(y) with MoCo's shuffled batch norm simulated on one device: the keys pass through the key encoder in

@@ -1,11 +1,12 @@
 using System.Buffers.Binary;
+using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using TorchSharp;
+using TorchSharp.Modules;
 using static TorchSharp.torch;
-using Decomp.Apps;
 
-namespace Decomp.Dialogue.Model;
+namespace Decomp.Apps;
 
 /// <summary>The element types of the safetensors format, by the names its header uses.</summary>
 public enum SafeTensorDType
@@ -49,13 +50,28 @@ public sealed record SafeTensorEntry(string Name, SafeTensorDType DType, long[] 
 /// The safetensors format (Hugging Face): an 8-byte little-endian header length N, N bytes of UTF-8 JSON mapping each
 /// tensor name to <c>{"dtype", "shape", "data_offsets": [begin, end]}</c> (plus an optional <c>"__metadata__"</c>
 /// map of strings), then the raw little-endian tensor bytes. Offsets count from the first byte after the header.
+/// <para>
+/// Every file this writer writes carries the SHA-256 of its own bytes in its <c>__metadata__</c> (key
+/// <see cref="ChecksumKey"/>, 64 lower-case hex digits), so that it stays a valid safetensors file for every other
+/// reader while a Decomp application can refuse it when any byte changed (<see cref="Problem"/>). The digest covers the
+/// whole file (header length, header, data) as written with <see cref="ChecksumPlaceholder"/> in the digest's place; the
+/// writer hashes while it writes, then puts the digest over the placeholder (the same length, so no offset moves).
+/// </para>
 /// </summary>
 public static class SafeTensors
 {
     /// <summary>The largest header the reader accepts; the format's reference implementation uses the same limit.</summary>
     public const long MaxHeaderBytes = 100_000_000;
 
+    /// <summary>The metadata key of the file's SHA-256.</summary>
+    public const string ChecksumKey = "decomp.sha256";
+
+    /// <summary>What the header holds in the digest's place while the file is written and hashed.</summary>
+    public static string ChecksumPlaceholder { get; } = new('0', 64);
+
     internal const string MetadataKey = "__metadata__";
+
+    private static readonly byte[] ChecksumPattern = Encoding.UTF8.GetBytes($"\"{ChecksumKey}\":\"");
 
     /// <summary>The width in bytes of one element of <paramref name="dtype"/>.</summary>
     public static int ElementSize(SafeTensorDType dtype) => dtype switch
@@ -110,9 +126,10 @@ public static class SafeTensors
 
     /// <summary>
     /// Writes <paramref name="tensors"/> (in the given order) and <paramref name="metadata"/> to <paramref name="path"/>,
-    /// with the SHA-256 of the file in its metadata (<see cref="SafeTensorsChecksum"/>: any safetensors reader still
-    /// reads it; <see cref="SafeTensorsChecksum.Verify"/> tells whether a byte changed since). The file appears
-    /// atomically: it is written beside the target, flushed, and renamed over it.
+    /// with the SHA-256 of the file in its metadata (any safetensors reader still reads it; <see cref="Problem"/> tells
+    /// whether a byte changed since). The file appears atomically (<see cref="AtomicFile"/>): it is written beside the
+    /// target, flushed, and renamed over it. <paramref name="tensors"/> is enumerated once, while the file is written, so
+    /// a lazy sequence that fails fails as the write does.
     /// </summary>
     /// <param name="path">The file.</param>
     /// <param name="tensors">The tensors, by name.</param>
@@ -123,24 +140,118 @@ public static class SafeTensors
     public static void Write(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors,
                              IReadOnlyDictionary<string, string>? metadata = null, string? keepPreviousAs = null)
     {
+        ArgumentNullException.ThrowIfNull(tensors);
         EnsureLittleEndian();
-        var items = tensors.ToList();
+        if (metadata?.ContainsKey(ChecksumKey) == true)
+            throw new ArgumentException($"the metadata key '{ChecksumKey}' is the writer's own", nameof(metadata));
+        AtomicFile.Write(path, stream =>
+        {
+            var items = tensors.ToList();
+            var header = Header(items, metadata);
+            WriteChecksummed(stream, header, DigestOffset(header)!.Value, data =>
+            {
+                foreach (var (_, tensor) in items)
+                {
+                    using var scope = NewDisposeScope();
+                    var cpu = tensor.detach().cpu().contiguous();
+                    cpu.WriteBytesToStream(data, bufferSize: 1 << 20);
+                }
+            });
+        }, keepPreviousAs);
+    }
+
+    /// <summary>
+    /// Writes a safetensors file atomically from its parts: the 8-byte length of <paramref name="header"/>, the header (its
+    /// JSON, padded as the writer likes; its <c>__metadata__</c> must hold <see cref="ChecksumKey"/> with the value
+    /// <see cref="ChecksumPlaceholder"/>, written compactly as <c>"decomp.sha256":"000…"</c>), then the data that
+    /// <paramref name="writeData"/> writes; the placeholder is then replaced by the digest. <see cref="Write"/> builds the
+    /// header from tensors; this is for a header built by hand.
+    /// </summary>
+    /// <param name="path">The file.</param>
+    /// <param name="header">The header bytes (without the length prefix).</param>
+    /// <param name="writeData">Writes the data section.</param>
+    /// <param name="keepPreviousAs">When given, the file <paramref name="path"/> held is kept under this name (see <see cref="AtomicFile.Write"/>).</param>
+    /// <exception cref="ArgumentException">The header does not hold the placeholder exactly once.</exception>
+    public static void WriteParts(string path, byte[] header, Action<Stream> writeData, string? keepPreviousAs = null)
+    {
+        ArgumentNullException.ThrowIfNull(header);
+        ArgumentNullException.ThrowIfNull(writeData);
+        var at = DigestOffset(header);
+        if (at is not { } offset || !header.AsSpan(offset, 64).SequenceEqual(Encoding.ASCII.GetBytes(ChecksumPlaceholder)))
+            throw new ArgumentException($"the header must hold \"{ChecksumKey}\":\"{ChecksumPlaceholder[..8]}...\" exactly once", nameof(header));
+        AtomicFile.Write(path, stream => WriteChecksummed(stream, header, offset, writeData), keepPreviousAs);
+    }
+
+    /// <summary>
+    /// What is wrong with the safetensors file <paramref name="path"/>, as a clause that completes "the file is damaged:
+    /// ...", or null when its digest matches its bytes.
+    /// </summary>
+    public static string? Problem(string path)
+    {
+        try
+        {
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+            Span<byte> length = stackalloc byte[8];
+            if (stream.ReadAtLeast(length, 8, throwOnEndOfStream: false) < 8) return "it is shorter than a safetensors header (truncated)";
+            var headerLength = BinaryPrimitives.ReadUInt64LittleEndian(length);
+            if (headerLength > (ulong)Math.Min(MaxHeaderBytes, stream.Length - 8))
+                return $"its header length {headerLength} does not fit the {stream.Length}-byte file (truncated or overwritten)";
+            var header = new byte[headerLength];
+            stream.ReadExactly(header);
+            var offset = DigestOffset(header);
+            if (offset is null)
+                return $"it has no checksum ({ChecksumKey} in its __metadata__), so it cannot be verified: it was written by an earlier version "
+                       + "of this program or by another tool, or its header is damaged";
+            var recorded = Encoding.ASCII.GetString(header, offset.Value, 64);
+            if (!recorded.All(char.IsAsciiHexDigitLower))
+                return "its checksum is not 64 hexadecimal digits (the header is damaged)";
+            Encoding.ASCII.GetBytes(ChecksumPlaceholder).CopyTo(header, offset.Value);
+            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            hash.AppendData(length);
+            hash.AppendData(header);
+            var buffer = new byte[1 << 20];
+            int read;
+            while ((read = stream.Read(buffer)) > 0) hash.AppendData(buffer.AsSpan(0, read));
+            var actual = Convert.ToHexStringLower(hash.GetHashAndReset());
+            return actual == recorded ? null : $"its bytes' SHA-256 is {actual[..16]}..., not the {recorded[..16]}... recorded in its metadata";
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return $"it cannot be read ({e.Message.TrimEnd('.')})";
+        }
+    }
+
+    /// <summary>Throws unless <paramref name="path"/> is intact.</summary>
+    /// <exception cref="BadInputException">It is not; the message names it, says why, and how to start over.</exception>
+    public static void Verify(string path)
+    {
+        if (Problem(path) is { } why)
+            throw new BadInputException($"{Path.GetFullPath(path)} is damaged: {why}. Restore a good copy, or delete it (or use another --output) to start over.");
+    }
+
+    internal static void EnsureLittleEndian()
+    {
+        if (!BitConverter.IsLittleEndian)
+            throw new PlatformNotSupportedException("safetensors data is little-endian; this machine is big-endian");
+    }
+
+    /// <summary>The header of <paramref name="items"/>, with the checksum's placeholder in its metadata, padded to 8 bytes.</summary>
+    private static byte[] Header(List<KeyValuePair<string, Tensor>> items, IReadOnlyDictionary<string, string>? metadata)
+    {
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var (name, _) in items)
         {
             if (string.IsNullOrEmpty(name) || name == MetadataKey)
-                throw new ArgumentException($"'{name}' cannot name a tensor in a safetensors file", nameof(tensors));
-            if (!seen.Add(name)) throw new ArgumentException($"tensor name '{name}' appears twice", nameof(tensors));
+                throw new ArgumentException($"'{name}' cannot name a tensor in a safetensors file", "tensors");
+            if (!seen.Add(name)) throw new ArgumentException($"tensor name '{name}' appears twice", "tensors");
         }
-        if (metadata?.ContainsKey(SafeTensorsChecksum.MetadataKey) == true)
-            throw new ArgumentException($"the metadata key '{SafeTensorsChecksum.MetadataKey}' is the writer's own", nameof(metadata));
-
-        var header = new Dictionary<string, object>(StringComparer.Ordinal);
-        var sealedMetadata = new Dictionary<string, string>(metadata ?? new Dictionary<string, string>(), StringComparer.Ordinal)
+        var header = new Dictionary<string, object>(StringComparer.Ordinal)
         {
-            [SafeTensorsChecksum.MetadataKey] = SafeTensorsChecksum.Placeholder,
+            [MetadataKey] = new Dictionary<string, string>(metadata ?? new Dictionary<string, string>(), StringComparer.Ordinal)
+            {
+                [ChecksumKey] = ChecksumPlaceholder,
+            },
         };
-        header[MetadataKey] = sealedMetadata;
         long offset = 0;
         foreach (var (name, tensor) in items)
         {
@@ -154,29 +265,42 @@ public static class SafeTensors
             };
             offset += size;
         }
-
         var json = JsonSerializer.SerializeToUtf8Bytes(header);
         // Pad with spaces so the data section starts 8-byte aligned, as Hugging Face's writer does.
         int padding = (8 - json.Length % 8) % 8;
-        var headerBytes = new byte[json.Length + padding];
-        json.CopyTo(headerBytes, 0);
-        headerBytes.AsSpan(json.Length).Fill((byte)' ');
-
-        SafeTensorsChecksum.Write(path, headerBytes, stream =>
-        {
-            foreach (var (_, tensor) in items)
-            {
-                using var scope = NewDisposeScope();
-                var cpu = tensor.detach().cpu().contiguous();
-                cpu.WriteBytesToStream(stream, bufferSize: 1 << 20);
-            }
-        }, keepPreviousAs);
+        var bytes = new byte[json.Length + padding];
+        json.CopyTo(bytes, 0);
+        bytes.AsSpan(json.Length).Fill((byte)' ');
+        return bytes;
     }
 
-    internal static void EnsureLittleEndian()
+    /// <summary>Writes the length, <paramref name="header"/> and the data while hashing them, then the digest at <paramref name="digestOffset"/>.</summary>
+    private static void WriteChecksummed(Stream stream, byte[] header, int digestOffset, Action<Stream> writeData)
     {
-        if (!BitConverter.IsLittleEndian)
-            throw new PlatformNotSupportedException("safetensors data is little-endian; this machine is big-endian");
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        using (var hashing = new HashingStream(stream, hash))
+        {
+            Span<byte> length = stackalloc byte[8];
+            BinaryPrimitives.WriteUInt64LittleEndian(length, (ulong)header.Length);
+            hashing.Write(length);
+            hashing.Write(header);
+            writeData(hashing);
+        }
+        var digest = Encoding.ASCII.GetBytes(Convert.ToHexStringLower(hash.GetHashAndReset()));
+        var end = stream.Position;
+        stream.Position = 8 + digestOffset;
+        stream.Write(digest);
+        stream.Position = end;
+    }
+
+    /// <summary>Where the digest's 64 characters start in <paramref name="header"/>, when the key occurs exactly once.</summary>
+    private static int? DigestOffset(byte[] header)
+    {
+        var span = header.AsSpan();
+        var first = span.IndexOf(ChecksumPattern);
+        if (first < 0 || span[(first + 1)..].IndexOf(ChecksumPattern) >= 0) return null;
+        var start = first + ChecksumPattern.Length;
+        return start + 65 <= header.Length && header[start + 64] == (byte)'"' ? start : null;
     }
 }
 
@@ -263,6 +387,53 @@ public sealed class SafeTensorsFile : IDisposable
     {
         using var stored = Read(name);
         return stored.to_type(type);
+    }
+
+    /// <summary>The bytes of the uint8 tensor <paramref name="name"/> (state that TorchSharp serialises to bytes, such as an optimizer's).</summary>
+    /// <exception cref="KeyNotFoundException">No tensor has that name.</exception>
+    /// <exception cref="InvalidDataException">The tensor is not a one-dimensional uint8 tensor.</exception>
+    public byte[] ReadBytes(string name)
+    {
+        var entry = Entry(name);
+        if (entry.DType != SafeTensorDType.U8 || entry.Shape.Length != 1)
+            throw new InvalidDataException($"{Path}: tensor '{name}' is {SafeTensors.HeaderName(entry.DType)} [{string.Join(", ", entry.Shape)}], not the bytes U8 [n]");
+        using var bytes = Read(name);
+        return bytes.data<byte>().ToArray();
+    }
+
+    /// <summary>
+    /// Copies the tensors <c>{prefix}{name}</c> into every entry of <paramref name="module"/>'s state dictionary (its
+    /// parameters and buffers), exactly: each must be there with the entry's type and shape, and the file may hold no
+    /// other tensor under <paramref name="prefix"/>.
+    /// </summary>
+    /// <exception cref="InvalidDataException">A tensor is missing, of another type or shape, or left over; the message names the file and the tensor.</exception>
+    public void CopyInto(string prefix, nn.Module module)
+    {
+        ArgumentNullException.ThrowIfNull(prefix);
+        ArgumentNullException.ThrowIfNull(module);
+        var expected = new HashSet<string>(StringComparer.Ordinal);
+        using var noGrad = no_grad();
+        foreach (var (name, target) in module.state_dict())
+        {
+            var stored = prefix + name;
+            expected.Add(stored);
+            if (!_entries.TryGetValue(stored, out var entry)) throw new InvalidDataException($"{Path}: tensor '{stored}' is missing");
+            if (SafeTensors.ToScalarType(entry.DType) != target.dtype || !entry.Shape.SequenceEqual(target.shape))
+                throw new InvalidDataException($"{Path}: tensor '{stored}' is {SafeTensors.HeaderName(entry.DType)} [{string.Join(", ", entry.Shape)}], "
+                                               + $"the model's is {target.dtype} [{string.Join(", ", target.shape)}]");
+            using var value = Read(stored);
+            target.copy_(value);
+        }
+        if (Entries.FirstOrDefault(e => e.Name.StartsWith(prefix, StringComparison.Ordinal) && !expected.Contains(e.Name)) is { } extra)
+            throw new InvalidDataException($"{Path}: tensor '{extra.Name}' belongs to no parameter or buffer of the model");
+    }
+
+    /// <summary>Restores <paramref name="optimizer"/> from the bytes tensor <paramref name="name"/> (see <see cref="CheckpointTensors.Add(string, OptimizerHelper)"/>).</summary>
+    public void ReadInto(string name, OptimizerHelper optimizer)
+    {
+        ArgumentNullException.ThrowIfNull(optimizer);
+        using var reader = new BinaryReader(new MemoryStream(ReadBytes(name), writable: false));
+        optimizer.load_state_dict(reader);
     }
 
     /// <inheritdoc />
