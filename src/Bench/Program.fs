@@ -39,6 +39,8 @@ let memory (device: torch.Device) (iterations: int) =
     let samples = ResizeArray()
     let clock = Stopwatch.StartNew()
     printfn "B.1 loss, %d iterations (batch 32, 32 features, memory 256) on %s" iterations (Device.describe device)
+    // The samples are the results (standard output, above the bar on a terminal); progress adds the ETA.
+    let progress = ConsoleProgress.Start(Console.Out, "memory", int64 iterations, ProgressSettings(Unit = "iteration", IntervalSeconds = 10.0))
     for i in 1..iterations do
         use scope = torch.NewDisposeScope()
         let x = torch.randn([| 32L; 32L |], generator = generator)
@@ -55,7 +57,9 @@ let memory (device: torch.Device) (iterations: int) =
             GC.WaitForPendingFinalizers()
             let rss = residentMiB ()
             samples.Add(i, rss)
-            printfn "  %7d iterations  RSS %8.1f MiB  %6.0f it/s" i rss (float i / clock.Elapsed.TotalSeconds)
+            progress.Log(sprintf "  %7d iterations  RSS %8.1f MiB  %6.0f it/s" i rss (float i / clock.Elapsed.TotalSeconds))
+        if i % 100 = 0 || i = iterations then progress.Report(int64 i, sprintf "%.0f it/s" (float i / clock.Elapsed.TotalSeconds))
+    progress.Dispose()
     let _, baseline = samples[0]
     let _, final = samples[samples.Count - 1]
     let peak = samples |> Seq.map snd |> Seq.max

@@ -12,7 +12,8 @@ open Decomp.Runtime
 let private clock (seconds: float) = Decomp.Apps.Durations.Format seconds
 
 /// Runs the sweep batch by batch (`Sweep.batches`: the runs of one estimator and K train together as one network),
-/// writing every finished batch's runs to disk before the next starts, and prints progress with an ETA. A first Ctrl+C
+/// writing every finished batch's runs to disk before the next starts, and reports progress with an ETA (`ConsoleProgress`:
+/// a bar on a terminal, a line every 10 s and after each batch otherwise) and a line per finished run. A first Ctrl+C
 /// or SIGTERM abandons the batch in hand (its steps are checked between training steps) and raises
 /// OperationCanceledException: the finished runs are on disk, and the same command resumes after them. Batches are cut
 /// from the whole plan and written in one piece, so a resumed sweep trains exactly the batches an uninterrupted one
@@ -37,13 +38,11 @@ let private sweep (interruption: Interruption) (request: Request) =
         elif done'.IsEmpty then "none done yet"
         else $"{done'.Length} already done (resuming; --fresh starts over)"
     printfn "%d runs; %s; writing to %s" plan.Length reuse folder.Path
-    let totalCost = todo |> List.sumBy Sweep.cost
+    // Progress counts cost (`Sweep.cost`, encodings per step), not runs: a step of InfoNCE_S costs far more than one of
+    // InfoNCE, and the ETA should know it. The units mean nothing to a reader, so the lines show the percentage alone.
+    let units (cost: float) = int64 (Math.Round cost)
     let mutable spentCost = 0.0
     let started = Stopwatch.StartNew()
-    let interactive = not Console.IsOutputRedirected
-    let eta (extra: float) =
-        let fraction = (spentCost + extra) / max totalCost 1.0
-        if fraction <= 0.0 then "ETA --" else $"ETA {clock (started.Elapsed.TotalSeconds * (1.0 - fraction) / fraction)}"
     // Runs of one shape train together as one batched network; a batch is written to disk as soon as it ends, so an
     // interruption loses at most the batch in hand, and the same command trains it again.
     let mutable finished = done'.Length
@@ -51,26 +50,30 @@ let private sweep (interruption: Interruption) (request: Request) =
     // resumed after an interruption trains exactly the batches the uninterrupted sweep would have.
     let pending = todo |> List.map Sweep.key |> Set.ofList
     let batches = Sweep.batches plan |> List.map (List.filter (fun r -> pending.Contains(Sweep.key r))) |> List.filter (not << List.isEmpty)
-    for batch in batches do
-        let first = batch.Head
-        let count = batch.Length
-        let label = $"[{finished + 1}-{finished + count}/{plan.Length}] K {first.Candidates} {first.Estimator.Name}, {count} run(s)"
-        let batchCost = batch |> List.sumBy Sweep.cost
-        let progress step (estimates: float[]) =
-            interruption.ThrowIfRequested()
-            if interactive then
-                let within = batchCost * float step / float (max first.Steps 1)
-                let percent = 100.0 * (spentCost + within) / max totalCost 1.0
-                Console.Write($"\r{label}: step {step}/{first.Steps}, mean estimate {Array.average estimates:F3} | overall {percent:F0}%%, {eta within}   ")
-        let results = Figure2.runBatch batch progress
-        spentCost <- spentCost + batchCost
-        store.AddAll results
-        if interactive then Console.Write("\r" + String(' ', min 160 (Console.BufferWidth - 1)) + "\r")
-        for result in results do
-            finished <- finished + 1
-            let run = result.Settings
-            printfn "[%d/%d] MI %s K %d %s seed %d: %.3f ± %.3f nats (cap %.3f, true %.3g) in %.1f s | %s"
-                finished plan.Length (run.TrueMi.ToString "G4") run.Candidates run.Estimator.Name run.Seed result.Estimate result.StandardError result.Cap result.TrueMi result.Seconds (eta 0.0)
+    if not batches.IsEmpty then
+        use progress =
+            ConsoleProgress.Start(Console.Out, "Figure 2", max 1L (units (todo |> List.sumBy Sweep.cost)), ProgressSettings(Unit = null, IntervalSeconds = 10.0))
+        for batch in batches do
+            let first = batch.Head
+            let count = batch.Length
+            let label = $"[{finished + 1}-{finished + count}/{plan.Length}] K {first.Candidates} {first.Estimator.Name}, {count} run(s)"
+            let batchCost = batch |> List.sumBy Sweep.cost
+            let report step (estimates: float[]) =
+                interruption.ThrowIfRequested()
+                // A run costs its steps and then its evaluation batches (`Sweep.cost`).
+                let within = batchCost * float step / float (max (first.Steps + first.EvaluationBatches) 1)
+                progress.Report(units (spentCost + within), $"{label}: step {step}/{first.Steps}, mean estimate {Array.average estimates:F3}")
+            let results = Figure2.runBatch batch report
+            spentCost <- spentCost + batchCost
+            store.AddAll results
+            for result in results do
+                finished <- finished + 1
+                let run = result.Settings
+                progress.Log(
+                    sprintf "[%d/%d] MI %s K %d %s seed %d: %.3f ± %.3f nats (cap %.3f, true %.3g) in %.1f s"
+                        finished plan.Length (run.TrueMi.ToString "G4") run.Candidates run.Estimator.Name run.Seed result.Estimate
+                        result.StandardError result.Cap result.TrueMi result.Seconds)
+            progress.Report(units spentCost, $"{label}: done", force = true)
     // runs.csv keeps the rows of every sweep run in this folder; the summary and the figure are this sweep's alone.
     let summary = plan |> List.choose (fun r -> store.TryFind(Sweep.key r)) |> List.map Records.summaryPoint |> Sweep.summarise
     let table = Sweep.markdown summary

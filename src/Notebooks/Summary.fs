@@ -34,12 +34,5 @@ module Plots =
 
     /// Labels an axis whose data were plotted at log2 of `values` (ScottPlot has no logarithmic axis): one major tick at
     /// log2 v for each v, labelled v. For a K axis: plot at `log2 (float K)`, then `Plots.log2Ticks plot.Axes.Bottom ks`.
-    let log2Ticks (axis: ScottPlot.IAxis) (values: int seq) : unit =
-        if isNull axis then nullArg (nameof axis)
-        if isNull (box values) then nullArg (nameof values)
-        let ticks = Array.ofSeq values
-        if ticks.Length = 0 || ticks |> Array.exists (fun v -> v <= 0) then
-            invalidArg (nameof values) "values must be one or more positive numbers to place on a log2 axis."
-        let positions = ticks |> Array.map (fun v -> Math.Log2(float v))
-        let labels = ticks |> Array.map string
-        axis.TickGenerator <- ScottPlot.TickGenerators.NumericManual(positions, labels)
+    /// The apps' `Decomp.Apps.Charts.Log2Ticks`, under the name the notebooks use.
+    let log2Ticks (axis: ScottPlot.IAxis) (values: int seq) : unit = Decomp.Apps.Charts.Log2Ticks(axis, values)

@@ -230,28 +230,3 @@ public class SplitMix64Tests
         Assert.NotEqual(Enumerable.Range(0, 1000), p);
     }
 }
-
-public class ConsoleProgressTests
-{
-    [Fact]
-    public void RedirectedProgressIsOnePlainLinePerReportWithItsStepAndAnEta()
-    {
-        var writer = new StringWriter();
-
-        var result = ConsoleProgress.Run(writer, "I(X; Y)", 4, report =>
-        {
-            for (var step = 1; step <= 4; step++) report(step, $"validation {step:F3} nats");
-            return 42;
-        });
-
-        Assert.Equal(42, result);
-        var lines = writer.ToString().Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries);
-        Assert.Equal(4, lines.Length);
-        Assert.StartsWith("I(X; Y): step 2/4 (50%)  validation 2.000 nats  elapsed 0:00  ETA ", lines[1]);
-        Assert.EndsWith("ETA 0:00 at most", lines[3]); // nothing left after the last step
-    }
-
-    [Fact]
-    public void NoStepsToDoIsRefusedByName() =>
-        Assert.Equal("total", Assert.Throws<ArgumentOutOfRangeException>(() => ConsoleProgress.Run(TextWriter.Null, "x", 0, _ => 0)).ParamName);
-}

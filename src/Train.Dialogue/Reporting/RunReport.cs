@@ -16,27 +16,45 @@ namespace Decomp.Dialogue.Reporting;
 /// <param name="log">Where lines go.</param>
 public sealed class RunReport(TrainingOptions options, string outputDirectory, TextWriter log)
 {
-    /// <summary>Where lines go.</summary>
-    public TextWriter Log => log;
+    private readonly TextWriter _console = log;
+    private TextWriter _lines = log;
+    private ConsoleProgress? _progress;
+
+    /// <summary>Where lines go: above the progress bar while training draws one.</summary>
+    public TextWriter Log => _lines;
 
     private string OutPath(string name) => Path.Combine(outputDirectory, name);
 
     /// <summary>Writes one line.</summary>
-    public void Say(string line) => log.WriteLine(line);
+    public void Say(string line) => _lines.WriteLine(line);
 
     /// <summary>
-    /// The progress line after step <see cref="TrainerState.Step"/>: epoch and batch, share of the plan done (of the
-    /// budget, when that is further), the window's <paramref name="mean"/> terms, learning rate, speed, elapsed time and ETA.
+    /// Starts the training's progress report (<see cref="ConsoleProgress"/>) at <paramref name="step"/>, after
+    /// <paramref name="elapsed"/> seconds of training: the share of the plan done (of the budget, when that is further), and
+    /// an ETA within the budget that reads "at most" when early stopping may end the run sooner. Until it is disposed,
+    /// lines go above its bar.
     /// </summary>
-    public void Progress(TrainerState state, TrainingPlan plan, StepOutcome mean, double learningRate, double rate, double elapsed)
+    public ConsoleProgress StartProgress(TrainingPlan plan, long step, double elapsed)
     {
-        double stepsLeft = (plan.PlannedSteps - state.Step) / Math.Max(rate, 1e-9);
-        double eta = plan.BudgetSeconds > 0 ? Math.Min(plan.BudgetSeconds - elapsed, stepsLeft) : stepsLeft;
-        double percent = plan.BudgetSeconds > 0 ? Math.Max(elapsed / plan.BudgetSeconds, state.Step / (double)plan.PlannedSteps) : state.Step / (double)plan.PlannedSteps;
+        var total = Math.Max(1, plan.PlannedSteps);
+        _progress = ConsoleProgress.Start(_console, "training", total, new ProgressSettings
+        {
+            Completed = Math.Min(step, total), CompletedSeconds = elapsed, BudgetSeconds = plan.BudgetSeconds, MayEndEarly = options.Patience > 0,
+        });
+        _lines = _progress.Lines;
+        return _progress;
+    }
+
+    /// <summary>
+    /// Reports step <see cref="TrainerState.Step"/>: epoch and batch, the window's <paramref name="mean"/> terms, learning
+    /// rate and speed (<paramref name="rate"/>, steps per second of training alone).
+    /// </summary>
+    public void Progress(TrainerState state, TrainingPlan plan, StepOutcome mean, double learningRate, double rate)
+    {
         var terms = $"loss {mean.Loss:F4} lm {mean.LanguageModelLoss:F4}" + (mean.InfoNce is { } nce ? $" I_NCE {nce:F3}" : "")
                     + (mean.ConditionalInfoNce is { } cnce ? $" I_CNCE {cnce:F3}" : "");
-        Say(string.Create(CultureInfo.InvariantCulture,
-            $"epoch {state.Epoch + 1}/{options.Epochs} batch {state.BatchInEpoch}/{plan.BatchesPerEpoch} step {state.Step} ({percent:P0}) | {terms} | lr {learningRate:G3} | {rate:F1} steps/s | {Durations.Format(elapsed)} elapsed, ETA {Durations.Format(Math.Max(0, eta))}"));
+        _progress?.Report(state.Step, string.Create(CultureInfo.InvariantCulture,
+            $"epoch {state.Epoch + 1}/{options.Epochs} batch {state.BatchInEpoch}/{plan.BatchesPerEpoch} | {terms} | lr {learningRate:G3} | {rate:F1} steps/s"));
     }
 
     /// <summary>The line of a validation at <paramref name="step"/>.</summary>

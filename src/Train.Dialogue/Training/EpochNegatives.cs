@@ -50,36 +50,23 @@ public sealed class EpochNegatives(TrainingOptions options, string outputDirecto
         else if (midEpoch)
             log.WriteLine($"negatives for epoch {epoch + 1}: no cache at {path}; sampling them with the checkpoint's model, in the middle of the epoch "
                           + "(the run no longer repeats an uninterrupted one)");
-        var progress = new SamplingProgress(epoch, options.LogSeconds, log);
-        var sampled = NegativeFutures.Sample(model, examples, options.Negatives, vocabulary.EndOfText, options.MaxFutureTokens,
-            Sampling(options), options.Seed * 7919 + epoch, options.GenerationBatch, progress.Report);
+        var clock = Stopwatch.StartNew();
+        NegativeFutures sampled;
+        // A row of its own under the training's bar on a terminal; a line at most every --log-seconds otherwise.
+        using (var progress = ConsoleProgress.Start(log, $"  sampling negatives for epoch {epoch + 1}", Math.Max(1, examples.Count),
+                                                    new ProgressSettings { Unit = "example", IntervalSeconds = options.LogSeconds }))
+            sampled = NegativeFutures.Sample(model, examples, options.Negatives, vocabulary.EndOfText, options.MaxFutureTokens,
+                Sampling(options), options.Seed * 7919 + epoch, options.GenerationBatch, (done, _) => progress.Report(done, ""));
         Directory.CreateDirectory(CacheDirectory);
         sampled.Save(path);
         // Resuming needs the current epoch's cache; resuming from the previous checkpoint may need the previous epoch's.
         var previous = Path.Combine(CacheDirectory, $"epoch-{epoch - 1:D3}.bin");
         foreach (var old in Directory.GetFiles(CacheDirectory, "epoch-*.bin").Where(f => f != path && f != previous)) File.Delete(old);
-        log.WriteLine($"negatives for epoch {epoch + 1}: {examples.Count} x {options.Negatives} futures sampled in {Durations.Format(progress.Seconds)}, cached at {path}");
+        log.WriteLine($"negatives for epoch {epoch + 1}: {examples.Count} x {options.Negatives} futures sampled in {Durations.Format(clock.Elapsed.TotalSeconds)}, cached at {path}");
         return sampled;
     }
 
     /// <summary>How negatives are sampled from p(x&gt;k | x_k): the options' top-k, top-p and temperature.</summary>
     public static SamplingSettings Sampling(TrainingOptions o) =>
         new SamplingSettings(TopK: o.NegativeTopK, TopP: o.NegativeTopP, Temperature: o.NegativeTemperature).Validated();
-
-    /// <summary>A progress line at most every <c>interval</c> seconds while an epoch's negatives are sampled, and one at the end.</summary>
-    private sealed class SamplingProgress(int epoch, double interval, TextWriter log)
-    {
-        private readonly Stopwatch _clock = Stopwatch.StartNew();
-        private double _lastReport;
-
-        public double Seconds => _clock.Elapsed.TotalSeconds;
-
-        public void Report(int done, int total)
-        {
-            if (Seconds - _lastReport < interval && done < total) return;
-            _lastReport = Seconds;
-            double eta = Seconds / done * (total - done);
-            log.WriteLine($"  sampling negatives for epoch {epoch + 1}: {done}/{total} examples, ETA {Durations.Format(eta)}");
-        }
-    }
 }

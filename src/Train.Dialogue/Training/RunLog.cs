@@ -1,5 +1,4 @@
 using System.Globalization;
-using ScottPlot;
 using Decomp.Apps;
 
 namespace Decomp.Dialogue.Training;
@@ -86,39 +85,27 @@ public sealed record RunLogs(CsvLog Train, CsvLog Evaluation)
             CsvLog.Restore(Path.Combine(directory, "eval.csv"), EvaluationColumns, restored?.EvalLog));
 }
 
-/// <summary>PNG curves of a run's CSV logs (ScottPlot).</summary>
+/// <summary>PNG curves of a run's CSV logs (<see cref="Charts"/>).</summary>
 public static class Curves
 {
     /// <summary>
     /// Plots the named columns of <paramref name="log"/> against its first column (the step) into <paramref name="path"/>,
-    /// one panel per group of columns; columns that are all NaN are skipped.
+    /// one panel per group of columns; missing values (NaN) are left out, and so are columns without any.
     /// </summary>
     public static void Save(string path, CsvLog log, string title, IReadOnlyList<(string Panel, string[] Columns)> panels)
     {
         var rows = log.Rows();
         if (rows.Count == 0) return;
         var steps = rows.Select(r => r[0]).ToArray();
-        var multiplot = new Multiplot();
-        multiplot.AddPlots(panels.Count);
-        for (int p = 0; p < panels.Count; p++)
+        var columns = log.Columns.ToList();
+        Charts.SavePng(path, panels.Select((panel, p) => new ChartPanel(p == 0 ? $"{title}: {panel.Panel}" : panel.Panel)
         {
-            var plot = multiplot.GetPlot(p);
-            plot.Title(p == 0 ? $"{title}: {panels[p].Panel}" : panels[p].Panel);
-            plot.XLabel("step");
-            foreach (var column in panels[p].Columns)
+            XLabel = "step",
+            Series = panel.Columns.Where(columns.Contains).Select(column => new ChartSeries(column, steps, rows.Select(r => r[columns.IndexOf(column)]).ToArray())
             {
-                int index = log.Columns.ToList().IndexOf(column);
-                if (index < 0) continue;
-                var points = rows.Select((r, i) => (x: steps[i], y: r[index])).Where(q => double.IsFinite(q.y)).ToArray();
-                if (points.Length == 0) continue;
-                var scatter = plot.Add.Scatter(points.Select(q => q.x).ToArray(), points.Select(q => q.y).ToArray());
-                scatter.LegendText = column;
-                scatter.MarkerSize = points.Length > 60 ? 0 : 4;
-            }
-            plot.ShowLegend(Edge.Bottom); // outside the data area (no curve hides behind it), and every panel keeps the same width
-        }
-        multiplot.Layout = new ScottPlot.MultiplotLayouts.Rows();
-        using var image = multiplot.Render(900, 320 * panels.Count);
-        AtomicFile.WriteAllBytes(path, image.GetImageBytes(ImageFormat.Png, 100));
+                LineWidth = 1,
+                MarkerSize = rows.Count > 60 ? 0 : 4,
+            }).ToArray(),
+        }).ToArray(), 900, 320 * panels.Count);
     }
 }

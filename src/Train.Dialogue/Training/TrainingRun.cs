@@ -149,9 +149,10 @@ public sealed class TrainingRun
         var probeTrain = data.Corpus.HasLatent ? Evaluator.Spread(data.Train, Math.Min(1000, options.ProbeTrainExamples)) : null;
         var monitor = new ValidationMonitor(evaluator, Evaluator.Spread(data.Valid, options.EvalExamples), probeTrain,
                                             Evaluator.Spread(data.Valid, 1000), data.Corpus.LatentNames?.Count ?? 0, options.Seed);
-        var negativesCache = new EpochNegatives(options, _out, report.Log);
         session.StartClock();
         _lastCheckpoint = session.ElapsedSeconds;
+        using var progress = report.StartProgress(plan, session.State.Step, session.ElapsedSeconds);
+        var negativesCache = new EpochNegatives(options, _out, report.Log);
         var window = new ProgressWindow(session.ElapsedSeconds, session.State.Step);
 
         report.Say($"training: {plan.BatchesPerEpoch} steps per epoch, {options.Epochs} epochs ({plan.PlannedSteps} steps)" +
@@ -188,7 +189,7 @@ public sealed class TrainingRun
                     var mean = window.TakeMean();
                     logs.Train.Append(state.Step, state.Epoch + state.BatchInEpoch / (double)plan.BatchesPerEpoch, session.ElapsedSeconds, lr,
                                       mean.Loss, mean.LanguageModelLoss, mean.InfoNce ?? double.NaN, mean.ConditionalInfoNce ?? double.NaN, rate);
-                    report.Progress(state, plan, mean, lr, rate, session.ElapsedSeconds);
+                    report.Progress(state, plan, mean, lr, rate);
                     window.RestartClock(session.ElapsedSeconds, state.Step);
                 }
                 if (options.EvalEverySteps > 0 && state.Step % options.EvalEverySteps == 0 && Evaluate(context, session, monitor, logs, window)) { stop = "early stopping"; break; }
@@ -210,6 +211,7 @@ public sealed class TrainingRun
         if (session.State.LastEvaluationStep != session.State.Step) Evaluate(context, session, monitor, logs, window);
         session.State = session.State with { StopReason = stop, ElapsedSeconds = session.ElapsedSeconds };
         SaveCheckpoint(session, logs);
+        progress.Dispose();
         report.Say($"training stopped ({stop}) at step {session.State.Step} after {Durations.Format(session.State.ElapsedSeconds)}; best valid ppl {session.State.BestValidPerplexity:F3} at step {session.State.BestStep}");
     }
 

@@ -1,5 +1,4 @@
 using Decomp.Apps;
-using ScottPlot;
 
 namespace Decomp.Train.Vision.Reporting;
 
@@ -9,66 +8,29 @@ internal static class Plots
     /// <summary>Draws <paramref name="rows"/> into a 2 x 2 panel PNG at <paramref name="path"/>.</summary>
     public static void Write(string path, IReadOnlyList<MetricRow> rows, string title, double logCandidates, double? probeTop1)
     {
-        var multiplot = new Multiplot();
-        multiplot.AddPlots(4);
-        multiplot.Layout = new ScottPlot.MultiplotLayouts.Grid(2, 2);
         var steps = rows.Select(r => (double)r.Step).ToArray();
-
-        var loss = multiplot.GetPlot(0);
-        AddLine(loss, steps, rows.Select(r => r.Loss).ToArray(), null);
-        loss.Title($"Loss: {title}", 12);
-        loss.XLabel("step");
-        loss.YLabel("loss (minimised)");
-
-        var bounds = multiplot.GetPlot(1);
-        AddLine(bounds, steps, rows.Select(r => r.FullViewBound).ToArray(), "I_NCE(x'; y)");
-        AddOptional(bounds, rows, r => r.RestrictedViewBound, "I_NCE(x''; y)");
-        AddOptional(bounds, rows, r => r.ConditionalBound, "I_IS(x'; y | x'')");
-        bounds.Add.HorizontalLine(logCandidates, 1, Colors.Gray, LinePattern.Dashed).LegendText = $"log K = {logCandidates:F2}";
-        bounds.Title("MI estimates (nats)", 12);
-        bounds.XLabel("step");
-        bounds.YLabel("nats");
-        bounds.ShowLegend(Edge.Bottom);
-
-        var knn = multiplot.GetPlot(2);
+        ChartSeries Line(string? label, Func<MetricRow, double?> value) =>
+            new(label, steps, rows.Select(r => value(r) ?? double.NaN).ToArray());
         var knnRows = rows.Where(r => r.KnnTop1 is not null).ToArray();
-        if (knnRows.Length > 0)
-        {
-            var scatter = knn.Add.Scatter(knnRows.Select(r => (double)r.Step).ToArray(), knnRows.Select(r => r.KnnTop1!.Value).ToArray());
-            scatter.LegendText = "k-NN top-1";
-        }
-        if (probeTop1 is { } probe && steps.Length > 0) knn.Add.HorizontalLine(probe, 1, Colors.Green, LinePattern.Dashed).LegendText = $"linear probe top-1 {probe:F2}%";
-        if (steps.Length > 0)
-        {
-            // Monitor points are sparse; show them against the whole run, not just their own span.
-            knn.Axes.AutoScale();
-            knn.Axes.SetLimitsX(0, steps[^1] * 1.02);
-        }
-        knn.Title("Accuracy on the test split (%)", 12);
-        knn.XLabel("step");
-        knn.YLabel("%");
-        knn.ShowLegend(Edge.Bottom);
-
-        var lr = multiplot.GetPlot(3);
-        AddLine(lr, steps, rows.Select(r => r.LearningRate).ToArray(), null);
-        lr.Title("Learning rate", 12);
-        lr.XLabel("step");
-
-        using var image = multiplot.Render(1400, 1000);
-        AtomicFile.WriteAllBytes(path, image.GetImageBytes(ImageFormat.Png, 100));
-    }
-
-    private static void AddLine(Plot plot, double[] xs, double[] ys, string? label)
-    {
-        if (xs.Length == 0) return;
-        var line = plot.Add.ScatterLine(xs, ys);
-        if (label is not null) line.LegendText = label;
-        line.LineWidth = 1.5f;
-    }
-
-    private static void AddOptional(Plot plot, IReadOnlyList<MetricRow> rows, Func<MetricRow, double?> value, string label)
-    {
-        var present = rows.Where(r => value(r) is not null).ToArray();
-        AddLine(plot, present.Select(r => (double)r.Step).ToArray(), present.Select(r => value(r)!.Value).ToArray(), label);
+        Charts.SavePng(path,
+        [
+            new ChartPanel($"Loss: {title}") { XLabel = "step", YLabel = "loss (minimised)", Series = [Line(null, r => r.Loss)] },
+            new ChartPanel("MI estimates (nats)")
+            {
+                XLabel = "step", YLabel = "nats",
+                Series = [Line("I_NCE(x'; y)", r => r.FullViewBound), Line("I_NCE(x''; y)", r => r.RestrictedViewBound),
+                          Line("I_IS(x'; y | x'')", r => r.ConditionalBound)],
+                Lines = [new ReferenceLine(logCandidates, $"log K = {logCandidates:F2}")],
+            },
+            new ChartPanel("Accuracy on the test split (%)")
+            {
+                XLabel = "step", YLabel = "%",
+                Series = [new ChartSeries("k-NN top-1", knnRows.Select(r => (double)r.Step).ToArray(), knnRows.Select(r => r.KnnTop1!.Value).ToArray()) { MarkerSize = 5 }],
+                Lines = probeTop1 is { } probe && steps.Length > 0 ? [new ReferenceLine(probe, $"linear probe top-1 {probe:F2}%") { Color = "#008000" }] : [],
+                // Monitor points are sparse; show them against the whole run, not just their own span.
+                XLimits = steps.Length > 0 && steps[^1] > 0 ? new AxisLimits(0, steps[^1] * 1.02) : null,
+            },
+            new ChartPanel("Learning rate") { XLabel = "step", Series = [Line(null, r => r.LearningRate)] },
+        ], 1400, 1000, columns: 2);
     }
 }

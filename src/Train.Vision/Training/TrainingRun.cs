@@ -129,11 +129,13 @@ internal static class TrainingRun
             TrainingComplete = complete, StoppedByBudget = stoppedByBudget, Rows = rows.ToList(), Window = window,
         };
         var lastPlot = double.NegativeInfinity;
+        // While the progress bar is drawn, lines go above it.
+        var lines = console;
         void SaveCheckpoint(bool complete)
         {
             if (!group.IsMain) return;
             Checkpoint.Save(checkpointPath, Snapshot(complete), session.Save);
-            console.WriteLine($"  checkpoint at step {step} -> {checkpointPath}");
+            lines.WriteLine($"  checkpoint at step {step} -> {checkpointPath}");
             // Rendering takes a noticeable fraction of a second; a curve that is a minute old is recent enough.
             if (Clock() - lastPlot < 60) return;
             Plots.Write(Path.Combine(outputDirectory, PlotFile), rows, title, logCandidates, null);
@@ -142,15 +144,18 @@ internal static class TrainingRun
 
         if (step < totalSteps) console.WriteLine($"  training {totalSteps - step} steps ({(double)(totalSteps - step) / settings.StepsPerEpoch:F2} epochs) into {outputDirectory}");
         var lastCheckpoint = Clock();
-        var lastProgress = Clock();
-        var sessionStartStep = step;
+        using var progress = step < totalSteps
+            ? ConsoleProgress.Start(console, "training", totalSteps,
+                                    new ProgressSettings { Completed = step, CompletedSeconds = priorSeconds, IntervalSeconds = options.ProgressSeconds })
+            : null;
+        lines = progress?.Lines ?? console;
         while (step < totalSteps && !stoppedByBudget)
         {
             // Ranks stop together: a Ctrl+C or SIGTERM seen by any rank stops all of them at the same step.
             if (Agreed(group, cancel.IsCancellationRequested))
             {
                 SaveCheckpoint(false);
-                console.WriteLine($"Interrupted at step {step}; checkpoint written to {checkpointPath}. Continue with the same command and --resume.");
+                lines.WriteLine($"Interrupted at step {step}; checkpoint written to {checkpointPath}. Continue with the same command and --resume.");
                 return ExitCodes.Interrupted;
             }
             var stepStart = Clock();
@@ -166,17 +171,12 @@ internal static class TrainingRun
                 rows.Add(row);
                 if (group.IsMain) MetricsLog.Append(metricsPath, row);
                 window = new LogWindow();
-                if (Clock() - lastProgress >= options.ProgressSeconds || knnDue || step == totalSteps)
-                {
-                    var perStep = Clock() / Math.Max(1, step - sessionStartStep);
-                    console.WriteLine(Progress.Line(step, totalSteps, row.Epoch, row, logCandidates, priorSeconds + Clock(), perStep * (totalSteps - step)));
-                    lastProgress = Clock();
-                }
+                progress?.Report(step, Progress.Status(row, logCandidates), force: knnDue);
             }
             if (options.BudgetMinutes > 0 && Agreed(group, priorSeconds + Clock() > options.BudgetMinutes * 60 * 1.1 + 60))
             {
                 stoppedByBudget = true;
-                console.WriteLine($"Warning: the budget of {options.BudgetMinutes} min is exceeded by more than 10% at step {step} of {totalSteps} "
+                lines.WriteLine($"Warning: the budget of {options.BudgetMinutes} min is exceeded by more than 10% at step {step} of {totalSteps} "
                                   + "(the machine got slower than the calibration measured); stopping here, before the learning-rate schedule ends.");
             }
             var checkpointDue = options.CheckpointEvery > 0 && step % options.CheckpointEvery == 0
@@ -188,6 +188,7 @@ internal static class TrainingRun
             }
             hooks?.AfterStep?.Invoke(step);
         }
+        progress?.Dispose();
         SaveCheckpoint(true);
         var trainingSeconds = priorSeconds + Clock();
         // The evaluation and the run's files are rank 0's; the other ranks are done.
