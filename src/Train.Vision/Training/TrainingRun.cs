@@ -116,7 +116,7 @@ internal static class TrainingRun
             if (state.TrainingComplete) step = Math.Max(step, totalSteps);
         }
         // Lines after the checkpoint belong to steps that will be redone.
-        if (group.IsMain) MetricsLog.Rewrite(metricsPath, rows);
+        if (group.IsMain) CsvRunLog.Rewrite(metricsPath, rows);
         var logCandidates = ContrastiveObjective.LogCandidates(session.Candidates);
         var title = $"{RunSummary.MethodLabel(options)}, seed {options.Seed}";
 
@@ -169,7 +169,7 @@ internal static class TrainingRun
                 var row = window.Row(step, (double)step / settings.StepsPerEpoch, priorSeconds + Clock(),
                                      RunSettings.LearningRateAt(settings.LearningRate, step - 1, totalSteps, options.WarmupFraction), knn, options.BatchSize);
                 rows.Add(row);
-                if (group.IsMain) MetricsLog.Append(metricsPath, row);
+                if (group.IsMain) CsvRunLog.Append(metricsPath, row);
                 window = new LogWindow();
                 progress?.Report(step, Progress.Status(row, logCandidates), force: knnDue);
             }
