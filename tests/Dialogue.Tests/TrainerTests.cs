@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Decomp.Apps;
 using Decomp.Dialogue.Model;
 using Decomp.Dialogue.Reporting;
 using Decomp.Dialogue.Training;
@@ -28,9 +29,10 @@ public class TrainerTests(TokenizerFilesFixture files) : IClassFixture<Tokenizer
         var log = new StringWriter();
         var metrics = new TrainingRun(Toy(method, dir.Path), log).Run();
 
-        var eval = new CsvLog(dir.File("eval.csv"), ["step", "epoch", "elapsed_s", "valid_ppl", "valid_infonce", "probe_acc", "probe_long_range_acc"], long.MaxValue).Rows();
-        Assert.Equal(0, eval[0][0]);
-        Assert.True(eval[^1][3] < eval[0][3], $"validation perplexity went from {eval[0][3]} to {eval[^1][3]}");
+        Assert.Equal("step,epoch,elapsed_s,valid_ppl,valid_infonce,probe_acc,probe_long_range_acc", File.ReadLines(dir.File("eval.csv")).First());
+        var eval = CsvRunLog.Read<EvaluationRow>(dir.File("eval.csv")).Select(l => l.Record).ToList();
+        Assert.Equal(0, eval[0].Step);
+        Assert.True(eval[^1].Perplexity < eval[0].Perplexity, $"validation perplexity went from {eval[0].Perplexity} to {eval[^1].Perplexity}");
         Assert.True(double.IsFinite(metrics.TestPerplexity) && double.IsFinite(metrics.TestInfoNce));
         Assert.NotNull(metrics.ProbeAccuracy);
         Assert.Equal(5, metrics.SeqRep.Count);
@@ -45,10 +47,11 @@ public class TrainerTests(TokenizerFilesFixture files) : IClassFixture<Tokenizer
         Assert.Equal(method == Method.InfoNceS, Directory.Exists(dir.File("negatives")));
 
         // One row per epoch (the log interval is long): the conditional bound appears from epoch 2 on, InfoNCE's from epoch 1.
-        var rows = new CsvLog(dir.File("train.csv"), ["step", "epoch", "elapsed_s", "lr", "loss", "lm_loss", "infonce", "cond_infonce", "steps_per_s"], long.MaxValue).Rows();
+        Assert.Equal("step,epoch,elapsed_s,lr,loss,lm_loss,infonce,cond_infonce,steps_per_s", File.ReadLines(dir.File("train.csv")).First());
+        var rows = CsvRunLog.Read<TrainRow>(dir.File("train.csv")).Select(l => l.Record).ToList();
         Assert.Equal(4, rows.Count);
-        Assert.All(rows, r => Assert.Equal(method != Method.Gpt2, double.IsFinite(r[6])));
-        Assert.Equal(method == Method.InfoNceS ? [false, true, true, true] : [false, false, false, false], rows.Select(r => double.IsFinite(r[7])));
+        Assert.All(rows, r => Assert.Equal(method != Method.Gpt2, r.InfoNce is { } v && double.IsFinite(v)));
+        Assert.Equal(method == Method.InfoNceS ? [false, true, true, true] : [false, false, false, false], rows.Select(r => r.ConditionalInfoNce is { } v && double.IsFinite(v)));
     }
 
     [Fact]

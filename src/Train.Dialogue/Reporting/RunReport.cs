@@ -66,11 +66,13 @@ public sealed class RunReport(TrainingOptions options, string outputDirectory, T
     public void Curves(RunLogs logs)
     {
         var title = $"{TrainingOptions.MethodName(options.Method)}, seed {options.Seed}";
-        Training.Curves.Save(OutPath("training.png"), logs.Train, title,
-            [("loss", ["loss", "lm_loss"]), ("contrastive bounds (nats)", ["infonce", "cond_infonce"]), ("learning rate", ["lr"])]);
-        Training.Curves.Save(OutPath("validation.png"), logs.Evaluation, title,
-            [("validation perplexity of x_{k+1}", ["valid_ppl"]), ("validation I_NCE (nats)", ["valid_infonce"]),
-             ("latent probe accuracy", ["probe_acc", "probe_long_range_acc"])]);
+        Training.Curves.Save(OutPath("training.png"), logs.Train.Rows, title,
+            [("loss", [("loss", r => r.Loss), ("lm_loss", r => r.LanguageModelLoss)]),
+             ("contrastive bounds (nats)", [("infonce", r => r.InfoNce), ("cond_infonce", r => r.ConditionalInfoNce)]),
+             ("learning rate", [("lr", r => r.LearningRate)])]);
+        Training.Curves.Save(OutPath("validation.png"), logs.Evaluation.Rows, title,
+            [("validation perplexity of x_{k+1}", [("valid_ppl", r => r.Perplexity)]), ("validation I_NCE (nats)", [("valid_infonce", r => r.InfoNce)]),
+             ("latent probe accuracy", [("probe_acc", r => r.ProbeAccuracy), ("probe_long_range_acc", r => r.ProbeLongRangeAccuracy)])]);
     }
 
     /// <summary>Writes <c>metrics.json</c> and <c>samples.md</c>, and prints the final numbers and the first sample responses.</summary>

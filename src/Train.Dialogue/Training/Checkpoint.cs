@@ -59,7 +59,7 @@ public static class Checkpoint
     /// <summary>Writes a checkpoint to <paramref name="path"/>, keeping the one it replaces as <see cref="CheckpointFile.PreviousPathFor"/>.</summary>
     /// <exception cref="IOException">The file could not be written (a full disk); the message names it, and the previous checkpoints are unchanged.</exception>
     public static void Save(string path, Gpt2Model model, OptimizerHelper optimizer, Vocabulary vocabulary,
-                            TrainingOptions options, TrainerState state, CsvLog trainLog, CsvLog evalLog)
+                            TrainingOptions options, TrainerState state, CsvLog<TrainRow> trainLog, CsvLog<EvaluationRow> evalLog)
     {
         var metadata = new Dictionary<string, string>
         {

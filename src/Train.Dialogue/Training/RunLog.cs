@@ -1,107 +1,134 @@
-using System.Globalization;
+using CsvHelper.Configuration.Attributes;
 using Decomp.Apps;
 
 namespace Decomp.Dialogue.Training;
 
+/// <summary>A row of a run's log: what it is plotted against.</summary>
+public interface ILogRow
+{
+    /// <summary>The step the row was written at.</summary>
+    long Step { get; }
+}
+
+/// <summary>A row of <c>train.csv</c>: the means over the steps since the previous row (a progress line).</summary>
+public sealed record TrainRow : ILogRow
+{
+    /// <inheritdoc/>
+    [Name("step")] public long Step { get; init; }
+    /// <summary>Epochs done, with the fraction of the current one.</summary>
+    [Name("epoch")] public double Epoch { get; init; }
+    /// <summary>Training seconds so far, over all sessions.</summary>
+    [Name("elapsed_s")] public double ElapsedSeconds { get; init; }
+    /// <summary>The learning rate of the last step.</summary>
+    [Name("lr")] public double LearningRate { get; init; }
+    /// <summary>The loss minimised.</summary>
+    [Name("loss")] public double Loss { get; init; }
+    /// <summary>Its language-model term (nats per token).</summary>
+    [Name("lm_loss")] public double LanguageModelLoss { get; init; }
+    /// <summary>I_NCE in nats, where the method has it.</summary>
+    [Name("infonce")] public double? InfoNce { get; init; }
+    /// <summary>The conditional InfoNCE_S term in nats, once it has started.</summary>
+    [Name("cond_infonce")] public double? ConditionalInfoNce { get; init; }
+    /// <summary>Training speed.</summary>
+    [Name("steps_per_s")] public double StepsPerSecond { get; init; }
+
+    /// <summary>The row as read from a checkpoint of an earlier version, which wrote a missing value as NaN.</summary>
+    internal TrainRow FromEarlierVersion() => this with { InfoNce = RunLogs.Known(InfoNce), ConditionalInfoNce = RunLogs.Known(ConditionalInfoNce) };
+}
+
+/// <summary>A row of <c>eval.csv</c>: one validation.</summary>
+public sealed record EvaluationRow : ILogRow
+{
+    /// <inheritdoc/>
+    [Name("step")] public long Step { get; init; }
+    /// <summary>The epoch the validation ran in.</summary>
+    [Name("epoch")] public int Epoch { get; init; }
+    /// <summary>Training seconds so far, over all sessions.</summary>
+    [Name("elapsed_s")] public double ElapsedSeconds { get; init; }
+    /// <summary>Validation perplexity of x_{k+1}.</summary>
+    [Name("valid_ppl")] public double Perplexity { get; init; }
+    /// <summary>Validation I_NCE in nats.</summary>
+    [Name("valid_infonce")] public double InfoNce { get; init; }
+    /// <summary>The latent probe's accuracy, where the corpus has latent classes.</summary>
+    [Name("probe_acc")] public double? ProbeAccuracy { get; init; }
+    /// <summary>Its accuracy on long-range examples.</summary>
+    [Name("probe_long_range_acc")] public double? ProbeLongRangeAccuracy { get; init; }
+
+    /// <summary>The row as read from a checkpoint of an earlier version, which wrote a missing value as NaN.</summary>
+    internal EvaluationRow FromEarlierVersion() => this with { ProbeAccuracy = RunLogs.Known(ProbeAccuracy), ProbeLongRangeAccuracy = RunLogs.Known(ProbeLongRangeAccuracy) };
+}
+
 /// <summary>
-/// A CSV file with a step column first, appended to as a run goes. Its text so far (<see cref="Text"/>) goes into each
-/// checkpoint, and a resumed run writes the file again from the checkpoint's copy (<see cref="Restore"/>) instead of
-/// reading back what is on disk, so a line torn by a kill or a full disk, a damaged line, or rows written after the
-/// checkpoint never reach the resumed run's log.
+/// A CSV log of typed rows (<see cref="CsvRunLog"/>), appended to as a run goes. Its text so far (<see cref="Text"/>) goes
+/// into each checkpoint, and a resumed run writes the file again from the checkpoint's copy (<see cref="RunLogs.Restore"/>)
+/// instead of reading back what is on disk, so a line torn by a kill or a full disk, a damaged line, or rows written after
+/// the checkpoint never reach the resumed run's log.
 /// </summary>
-public sealed class CsvLog
+public sealed class CsvLog<TRow>
 {
     private readonly string _path;
-    private readonly List<string> _lines;
+    private readonly List<TRow> _rows;
 
-    /// <summary>The column names.</summary>
-    public IReadOnlyList<string> Columns { get; }
-
-    /// <summary>Creates (or, given <paramref name="resumeStep"/>, trims to that step) the file at <paramref name="path"/>.</summary>
-    public CsvLog(string path, IReadOnlyList<string> columns, long? resumeStep)
-        : this(path, columns, resumeStep is { } last && File.Exists(path)
-            ? File.ReadLines(path).Skip(1).Where(line =>
-                long.TryParse(line.Split(',')[0], NumberStyles.Integer, CultureInfo.InvariantCulture, out var step) && step <= last)
-            : [])
-    {
-    }
-
-    private CsvLog(string path, IReadOnlyList<string> columns, IEnumerable<string> rows)
+    /// <summary>Writes <paramref name="rows"/> to <paramref name="path"/> as a whole new file.</summary>
+    public CsvLog(string path, IEnumerable<TRow> rows)
     {
         _path = path;
-        Columns = columns;
-        _lines = [string.Join(',', columns), .. rows];
-        AtomicFile.WriteAllText(path, Text);
+        _rows = rows.ToList();
+        CsvRunLog.Rewrite(path, _rows);
     }
 
-    /// <summary>
-    /// A fresh log at <paramref name="path"/>, or, resuming, the log as a checkpoint saved it (<paramref name="saved"/>,
-    /// a <see cref="Text"/>): the file is written again from it.
-    /// </summary>
-    /// <exception cref="InvalidDataException">The saved text has another header.</exception>
-    public static CsvLog Restore(string path, IReadOnlyList<string> columns, string? saved)
-    {
-        if (saved is null) return new CsvLog(path, columns, []);
-        var lines = saved.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        if (lines.Length == 0 || lines[0] != string.Join(',', columns))
-            throw new InvalidDataException($"the checkpoint's copy of {Path.GetFileName(path)} has the columns '{lines.FirstOrDefault()}', not '{string.Join(',', columns)}'");
-        return new CsvLog(path, columns, lines.Skip(1));
-    }
+    /// <summary>The rows so far.</summary>
+    public IReadOnlyList<TRow> Rows => _rows;
 
     /// <summary>The file's text so far: the header and every row, each ended by a line feed.</summary>
-    public string Text => string.Concat(_lines.Select(l => l + "\n"));
+    public string Text => CsvRunLog.Format(_rows);
 
-    /// <summary>Appends one row (numbers in invariant culture; NaN for missing values).</summary>
-    public void Append(params double[] values)
+    /// <summary>Appends one row.</summary>
+    public void Append(TRow row)
     {
-        if (values.Length != Columns.Count) throw new ArgumentException($"expected {Columns.Count} values, got {values.Length}", nameof(values));
-        var line = string.Join(',', values.Select(v => v.ToString("R", CultureInfo.InvariantCulture)));
-        File.AppendAllText(_path, line + "\n");
-        _lines.Add(line);
+        CsvRunLog.Append(_path, row);
+        _rows.Add(row);
     }
-
-    /// <summary>The numeric rows.</summary>
-    public List<double[]> Rows() => _lines.Skip(1).Where(l => l.Length > 0)
-        .Select(l => l.Split(',').Select(v => double.Parse(v, CultureInfo.InvariantCulture)).ToArray()).ToList();
 }
 
 /// <summary>A run's two logs: <c>train.csv</c> (a row per progress line) and <c>eval.csv</c> (a row per validation).</summary>
 /// <param name="Train">The training log.</param>
 /// <param name="Evaluation">The validation log.</param>
-public sealed record RunLogs(CsvLog Train, CsvLog Evaluation)
+public sealed record RunLogs(CsvLog<TrainRow> Train, CsvLog<EvaluationRow> Evaluation)
 {
-    /// <summary>The columns of <c>train.csv</c>.</summary>
-    public static readonly string[] TrainColumns = ["step", "epoch", "elapsed_s", "lr", "loss", "lm_loss", "infonce", "cond_infonce", "steps_per_s"];
-
-    /// <summary>The columns of <c>eval.csv</c>.</summary>
-    public static readonly string[] EvaluationColumns = ["step", "epoch", "elapsed_s", "valid_ppl", "valid_infonce", "probe_acc", "probe_long_range_acc"];
-
     /// <summary>
     /// Fresh logs in <paramref name="directory"/>, or the logs as <paramref name="restored"/> saved them: rows after the
     /// checkpoint (or torn by a kill) are not read back.
     /// </summary>
+    /// <exception cref="BadInputException">The checkpoint's copy of a log has other columns; the message names the log and the line.</exception>
     public static RunLogs Restore(string directory, Checkpoint.Contents? restored) =>
-        new(CsvLog.Restore(Path.Combine(directory, "train.csv"), TrainColumns, restored?.TrainLog),
-            CsvLog.Restore(Path.Combine(directory, "eval.csv"), EvaluationColumns, restored?.EvalLog));
+        new(Restored(directory, "train.csv", restored?.TrainLog, (TrainRow r) => r.FromEarlierVersion()),
+            Restored(directory, "eval.csv", restored?.EvalLog, (EvaluationRow r) => r.FromEarlierVersion()));
+
+    private static CsvLog<TRow> Restored<TRow>(string directory, string name, string? saved, Func<TRow, TRow> fromEarlierVersion) =>
+        new(Path.Combine(directory, name), saved is null ? []
+            : CsvRunLog.Parse<TRow>(saved, $"the checkpoint's copy of {name}").Select(line => fromEarlierVersion(line.Record)));
+
+    /// <summary>A missing value: null, or NaN as checkpoints of earlier versions wrote it.</summary>
+    internal static double? Known(double? value) => value is double.NaN ? null : value;
 }
 
 /// <summary>PNG curves of a run's CSV logs (<see cref="Charts"/>).</summary>
 public static class Curves
 {
     /// <summary>
-    /// Plots the named columns of <paramref name="log"/> against its first column (the step) into <paramref name="path"/>,
-    /// one panel per group of columns; missing values (NaN) are left out, and so are columns without any.
+    /// Plots the named series of <paramref name="rows"/> against their step into <paramref name="path"/>, one panel per
+    /// group of series; missing values are left out.
     /// </summary>
-    public static void Save(string path, CsvLog log, string title, IReadOnlyList<(string Panel, string[] Columns)> panels)
+    public static void Save<TRow>(string path, IReadOnlyList<TRow> rows, string title,
+                                  IReadOnlyList<(string Panel, (string Name, Func<TRow, double?> Value)[] Series)> panels) where TRow : ILogRow
     {
-        var rows = log.Rows();
         if (rows.Count == 0) return;
-        var steps = rows.Select(r => r[0]).ToArray();
-        var columns = log.Columns.ToList();
+        var steps = rows.Select(r => (double)r.Step).ToArray();
         Charts.SavePng(path, panels.Select((panel, p) => new ChartPanel(p == 0 ? $"{title}: {panel.Panel}" : panel.Panel)
         {
             XLabel = "step",
-            Series = panel.Columns.Where(columns.Contains).Select(column => new ChartSeries(column, steps, rows.Select(r => r[columns.IndexOf(column)]).ToArray())
+            Series = panel.Series.Select(series => new ChartSeries(series.Name, steps, rows.Select(r => series.Value(r) ?? double.NaN).ToArray())
             {
                 LineWidth = 1,
                 MarkerSize = rows.Count > 60 ? 0 : 4,

@@ -187,8 +187,12 @@ public sealed class TrainingRun
                 {
                     double rate = window.Rate(session.ElapsedSeconds, state.Step);
                     var mean = window.TakeMean();
-                    logs.Train.Append(state.Step, state.Epoch + state.BatchInEpoch / (double)plan.BatchesPerEpoch, session.ElapsedSeconds, lr,
-                                      mean.Loss, mean.LanguageModelLoss, mean.InfoNce ?? double.NaN, mean.ConditionalInfoNce ?? double.NaN, rate);
+                    logs.Train.Append(new TrainRow
+                    {
+                        Step = state.Step, Epoch = state.Epoch + state.BatchInEpoch / (double)plan.BatchesPerEpoch, ElapsedSeconds = session.ElapsedSeconds,
+                        LearningRate = lr, Loss = mean.Loss, LanguageModelLoss = mean.LanguageModelLoss, InfoNce = mean.InfoNce,
+                        ConditionalInfoNce = mean.ConditionalInfoNce, StepsPerSecond = rate,
+                    });
                     report.Progress(state, plan, mean, lr, rate);
                     window.RestartClock(session.ElapsedSeconds, state.Step);
                 }
@@ -232,7 +236,11 @@ public sealed class TrainingRun
             EvaluationsWithoutImprovement = improved ? 0 : state.EvaluationsWithoutImprovement + 1,
         };
         if (improved) session.SaveBest(Path.Combine(_out, "best"));
-        logs.Evaluation.Append(state.Step, state.Epoch, session.ElapsedSeconds, lm.Perplexity, lm.InfoNce, probe?.Accuracy ?? double.NaN, probe?.LongRangeAccuracy ?? double.NaN);
+        logs.Evaluation.Append(new EvaluationRow
+        {
+            Step = state.Step, Epoch = state.Epoch, ElapsedSeconds = session.ElapsedSeconds, Perplexity = lm.Perplexity, InfoNce = lm.InfoNce,
+            ProbeAccuracy = probe?.Accuracy, ProbeLongRangeAccuracy = probe?.LongRangeAccuracy,
+        });
         context.Report.Evaluation(state.Step, lm, probe, improved);
         context.Report.Curves(logs);
         SaveCheckpoint(session, logs);
