@@ -141,7 +141,7 @@ public sealed record MiEstimate
     public required int ValidationRows { get; init; }
     /// <summary>Rows in the test part.</summary>
     public required int TestRows { get; init; }
-    /// <summary>Wall time in seconds.</summary>
+    /// <summary>Wall time in seconds; for a run of a batch (<see cref="MutualInformation.EstimateBatched"/>), the batch's time shared equally among its runs.</summary>
     public required double Seconds { get; init; }
     /// <summary>The settings used.</summary>
     public required EstimationOptions Options { get; init; }

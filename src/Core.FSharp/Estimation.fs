@@ -129,7 +129,7 @@ type MiEstimate =
       TrainRows: int
       ValidationRows: int
       TestRows: int
-      /// Wall time in seconds.
+      /// Wall time in seconds; for a run of a batch, the batch's time shared equally among its runs.
       Seconds: float
       /// The settings used.
       Options: EstimationOptions
@@ -362,6 +362,11 @@ module Estimation =
                 (value selection part).to_type(torch.float64).cpu().data<float>().ToArray())
         Array.init selection.Runs.Length (fun a -> perBatch |> Array.map (fun values -> values[a]))
 
+    /// Runs `release` when disposed: for a `use` over things that are not one IDisposable.
+    let private disposing (release: unit -> unit) =
+        { new IDisposable with
+            member _.Dispose() = release () }
+
     /// Rethrows a run's exception with its original stack trace.
     let private rethrow (e: exn) : 'T =
         Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e).Throw()
@@ -421,6 +426,7 @@ module Estimation =
         let batch = o.BatchSize
         let dataGenerators = valid |> Array.map (fun (_, r, _, _) -> new torch.Generator(uint64 r.Seed))
         let initGenerators = valid |> Array.map (fun (_, r, _, _) -> new torch.Generator(uint64 r.Seed))
+        use _ = disposing (fun () -> Array.append dataGenerators initGenerators |> Array.iter _.Dispose())
         use outer = torch.NewDisposeScope()
         // Each run's rows shuffled by its own generator and standardised with its own training part, as alone; then the
         // parts stacked along the run axis, [R, rows, d] per block.
@@ -441,6 +447,7 @@ module Estimation =
         let validation = stack trainRows validationRows
         let test = stack (trainRows + validationRows) testRows
         let problem = build o device initGenerators (firstData |> List.map (fun t -> int t.shape[1]))
+        use _ = disposing (fun () -> problem.Networks |> List.iter _.Dispose())
         let all = Array.init count id
         let everyRun = selectionOf count device all
         let snapshot (run: int) = problem.Parameters |> List.map (fun p -> p[int64 run].detach().clone().DetachFromDisposeScope())
@@ -465,8 +472,9 @@ module Estimation =
                   TrainSum = 0.0
                   TrainCount = 0
                   Curve = [] })
+        use _ = disposing (fun () -> for s in states do s.Best |> List.iter _.Dispose())
         // Each run's order of its training rows for the current epoch, [R, trainRows], drawn from its own generator.
-        let permutations =
+        use permutations =
             torch.stack(dataGenerators |> Array.map (fun generator -> torch.randperm(int64 trainRows, generator = generator)), 0L)
                 .``to``(device).DetachFromDisposeScope()
         // Where run r's rows start in the [R trainRows, d] view of a training block.
@@ -532,72 +540,65 @@ module Estimation =
                     if step >= s.Options.MaxSteps || s.SinceImprovement >= s.Options.Patience then s.Active <- false)
             states |> Array.exists _.Active
         let maxSteps = valid |> Array.map (fun (_, r, _, _) -> r.MaxSteps) |> Array.max
-        try
-            Batched.trainWhile problem.Parameters o.LearningRate maxSteps step observe |> ignore
-            let finished = all |> Array.filter (fun r -> states[r].Failure.IsNone)
-            for r in finished do restore r states[r].Best
-            let scored = selectionOf count device finished
-            let testValues = if finished.Length = 0 then [||] else batchValues value scored batch test
-            let cappedValues =
-                match problem.Cap, problem.Capped with
-                | Some _, Some capped when finished.Length > 0 ->
-                    Some(batchValues (fun selection blocks -> Guard.scanned (fun () -> capped selection blocks)) scored batch test)
-                | _ -> None
-            let seconds = clock.Elapsed.TotalSeconds / float count
-            let outcomes =
-                all
-                |> Array.map (fun r ->
-                    let s = states[r]
-                    match s.Failure, Array.tryFindIndex ((=) r) finished with
-                    | Some failure, _ -> Error failure
-                    | None, None -> failwith "unreachable"
-                    | None, Some a ->
-                        let values = testValues[a]
-                        match values |> Array.tryFind (Double.IsFinite >> not) with
-                        | Some _ ->
-                            Error(ArithmeticException($"The {o.Estimator.Name} bound is not finite on the test part (the critic's scores overflow it there). Use a smaller LearningRate, or a bound without e^E terms outside a logarithm (infonce, smile, dv).") :> exn)
-                        | None ->
-                            let mean, se, lower, upper = interval values
-                            let cappedValue =
-                                match problem.Cap, cappedValues with
-                                | None, _ -> None
-                                | Some _, None -> Some mean
-                                | Some _, Some capped -> Some(Array.average capped[a])
-                            let options = s.Options
-                            let warnings =
-                                [ match problem.Cap, cappedValue with
-                                  | Some cap, Some capped when capped >= (1.0 - CapMargin) * cap ->
-                                      let what = if route = Some ChainRule then $"I([Z, X]; Y) term, {capped:F3} nats," else $"estimate {capped:F3} nats"
-                                      $"The {what} is within {100.0 * CapMargin:F0} percent of log {batch} = {cap:F3}, the most an InfoNCE-family bound can say with batches of {batch}: the number is the cap, not the MI. Use a larger BatchSize, an uncapped estimator (smile, nwj), or the decomposition."
-                                  | _ -> ()
-                                  if s.Steps >= options.MaxSteps && s.SinceImprovement = 0 then
-                                      $"Training reached MaxSteps = {options.MaxSteps} while the validation estimate was still improving; more steps may give a larger estimate."
-                                  if s.BestStep = 0 then
-                                      "No training step improved on the untrained critic's validation estimate; the estimate is that of an untrained critic (a learning rate or architecture problem, or no dependence to find)." ]
-                            Ok
-                                { Value = mean
-                                  StandardError = se
-                                  Lower = lower
-                                  Upper = upper
-                                  TestBatches = values.Length
-                                  Cap = problem.Cap
-                                  Curve = List.rev s.Curve
-                                  BestStep = s.BestStep
-                                  Steps = s.Steps
-                                  TrainRows = trainRows
-                                  ValidationRows = validationRows
-                                  TestRows = testRows
-                                  Seconds = seconds
-                                  Options = options
-                                  Route = route
-                                  Warnings = warnings })
-            outcomes
-        finally
-            for s in states do
-                s.Best |> List.iter (fun t -> t.Dispose())
-            permutations.Dispose()
-            problem.Networks |> List.iter (fun n -> n.Dispose())
-            Array.append dataGenerators initGenerators |> Array.iter (fun g -> g.Dispose())
+        Batched.trainWhile problem.Parameters o.LearningRate maxSteps step observe |> ignore
+        let finished = all |> Array.filter (fun r -> states[r].Failure.IsNone)
+        for r in finished do restore r states[r].Best
+        let scored = selectionOf count device finished
+        let testValues = if finished.Length = 0 then [||] else batchValues value scored batch test
+        let cappedValues =
+            match problem.Cap, problem.Capped with
+            | Some _, Some capped when finished.Length > 0 ->
+                Some(batchValues (fun selection blocks -> Guard.scanned (fun () -> capped selection blocks)) scored batch test)
+            | _ -> None
+        let seconds = clock.Elapsed.TotalSeconds / float count
+        let outcomes =
+            all
+            |> Array.map (fun r ->
+                let s = states[r]
+                match s.Failure, Array.tryFindIndex ((=) r) finished with
+                | Some failure, _ -> Error failure
+                | None, None -> failwith "unreachable"
+                | None, Some a ->
+                    let values = testValues[a]
+                    match values |> Array.tryFind (Double.IsFinite >> not) with
+                    | Some _ ->
+                        Error(ArithmeticException($"The {o.Estimator.Name} bound is not finite on the test part (the critic's scores overflow it there). Use a smaller LearningRate, or a bound without e^E terms outside a logarithm (infonce, smile, dv).") :> exn)
+                    | None ->
+                        let mean, se, lower, upper = interval values
+                        let cappedValue =
+                            match problem.Cap, cappedValues with
+                            | None, _ -> None
+                            | Some _, None -> Some mean
+                            | Some _, Some capped -> Some(Array.average capped[a])
+                        let options = s.Options
+                        let warnings =
+                            [ match problem.Cap, cappedValue with
+                              | Some cap, Some capped when capped >= (1.0 - CapMargin) * cap ->
+                                  let what = if route = Some ChainRule then $"I([Z, X]; Y) term, {capped:F3} nats," else $"estimate {capped:F3} nats"
+                                  $"The {what} is within {100.0 * CapMargin:F0} percent of log {batch} = {cap:F3}, the most an InfoNCE-family bound can say with batches of {batch}: the number is the cap, not the MI. Use a larger BatchSize, an uncapped estimator (smile, nwj), or the decomposition."
+                              | _ -> ()
+                              if s.Steps >= options.MaxSteps && s.SinceImprovement = 0 then
+                                  $"Training reached MaxSteps = {options.MaxSteps} while the validation estimate was still improving; more steps may give a larger estimate."
+                              if s.BestStep = 0 then
+                                  "No training step improved on the untrained critic's validation estimate; the estimate is that of an untrained critic (a learning rate or architecture problem, or no dependence to find)." ]
+                        Ok
+                            { Value = mean
+                              StandardError = se
+                              Lower = lower
+                              Upper = upper
+                              TestBatches = values.Length
+                              Cap = problem.Cap
+                              Curve = List.rev s.Curve
+                              BestStep = s.BestStep
+                              Steps = s.Steps
+                              TrainRows = trainRows
+                              ValidationRows = validationRows
+                              TestRows = testRows
+                              Seconds = seconds
+                              Options = options
+                              Route = route
+                              Warnings = warnings })
+        outcomes
 
     /// Checks each run on its own, then trains the valid ones as one network (`trainValid`); each run's outcome, in
     /// order. `check` is the estimate's own check of a run's options.
