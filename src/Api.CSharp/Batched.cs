@@ -25,6 +25,16 @@ public static class Batched
     /// <summary>Run <paramref name="run"/>'s critic as a plain MLP holding a copy of its parameters.</summary>
     public static nn.Module<Tensor, Tensor> Extract(int run, nn.Module<Tensor, Tensor> network) => Core.Batched.extract(run, Stacked(network, nameof(network)));
 
+    /// <summary>
+    /// <see cref="Mlp"/>'s network over some of its runs: <paramref name="runs"/> is an int64 index <c>[A]</c> into the run
+    /// axis, and <paramref name="input"/> <c>[A, n, inputSize]</c> gives <c>[A, n, outputSize]</c>, block a through run
+    /// <c>runs[a]</c>'s layers; the other runs take no part and get a zero gradient.
+    /// </summary>
+    public static Tensor ForwardOf(nn.Module<Tensor, Tensor> network, Tensor runs, Tensor input) => Stacked(network, nameof(network)).ForwardOf(runs, input);
+
+    /// <summary>Each run's in-batch score matrix <c>[R, B, B]</c> (positives on the diagonal) in Decomp's positive-first layout <c>[R, B, B]</c> (<c>Scores.OfInBatch</c> for every run).</summary>
+    public static Tensor OfInBatch(Tensor matrices) => Core.Batched.ofInBatch(matrices);
+
     /// <summary>In-batch dot-product scores per run, <c>[R, B, B]</c> in Decomp's positive-first layout, from queries and keys <c>[R, B, D]</c>.</summary>
     public static Tensor InBatchScores(Tensor queries, Tensor keys) => Core.Batched.inBatchScores(queries, keys);
 
@@ -47,6 +57,30 @@ public static class Batched
     {
         if (bound is null) throw new ArgumentNullException(nameof(bound));
         return Core.Batched.perRun2(Microsoft.FSharp.Core.FuncConvert.FromFunc(bound), first, second);
+    }
+
+    /// <summary>
+    /// A bound applied to each run's scores <c>[B, K]</c> on its own, <c>[R, B, K]</c> giving <c>[R, B]</c>: for bounds with a
+    /// term shared by the whole batch (Donsker-Varadhan, SMILE, MINE), which <see cref="PerRun(Func{Tensor, Tensor}, Tensor)"/>
+    /// would share across runs. <paramref name="bound"/>(run, scores) may keep state per run.
+    /// </summary>
+    public static Tensor EachRun(Func<int, Tensor, Tensor> bound, Tensor scores)
+    {
+        if (bound is null) throw new ArgumentNullException(nameof(bound));
+        return Core.Batched.eachRun(Microsoft.FSharp.Core.FuncConvert.FromFunc(bound), scores);
+    }
+
+    /// <summary>
+    /// Trains R runs together for at most <paramref name="maxSteps"/> Adam steps, until <paramref name="observe"/>(step,
+    /// values) returns false: <paramref name="objective"/>(step) returns the objectives to maximise of the runs it trains
+    /// that step. A run left out gets a zero gradient (Adam still moves it by its moments). Returns the steps taken.
+    /// </summary>
+    public static int TrainWhile(IEnumerable<TorchSharp.Modules.Parameter> parameters, double learningRate, int maxSteps, Func<int, Tensor> objective, Func<int, Tensor, bool> observe)
+    {
+        if (objective is null) throw new ArgumentNullException(nameof(objective));
+        if (observe is null) throw new ArgumentNullException(nameof(observe));
+        return Core.Batched.trainWhile(parameters, learningRate, maxSteps, Microsoft.FSharp.Core.FuncConvert.FromFunc(objective),
+            Microsoft.FSharp.Core.FuncConvert.FromFunc(observe));
     }
 
     /// <summary>

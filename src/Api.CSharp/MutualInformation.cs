@@ -141,7 +141,7 @@ public sealed record MiEstimate
     public required int ValidationRows { get; init; }
     /// <summary>Rows in the test part.</summary>
     public required int TestRows { get; init; }
-    /// <summary>Wall time in seconds.</summary>
+    /// <summary>Wall time in seconds; for a run of a batch (<see cref="MutualInformation.EstimateBatched"/>), the batch's time shared equally among its runs.</summary>
     public required double Seconds { get; init; }
     /// <summary>The settings used.</summary>
     public required EstimationOptions Options { get; init; }
@@ -171,6 +171,15 @@ public sealed record MiEstimate
     };
 }
 
+/// <summary>One run of a batch of estimates: its estimate, or the exception that failed it (the other is null).</summary>
+/// <param name="Estimate">The run's estimate, as <see cref="MutualInformation.Estimate(Tensor, Tensor, EstimationOptions?)"/> would give it; null when the run failed.</param>
+/// <param name="Error">What failed the run, as estimating it alone would have thrown it (bad data or options, a bound that overflowed); null when it succeeded.</param>
+public sealed record MiEstimateOutcome(MiEstimate? Estimate, Exception? Error)
+{
+    internal static IReadOnlyList<MiEstimateOutcome> FromCore(FSharpList<FSharpResult<Core.MiEstimate, Exception>> results, IReadOnlyList<EstimationOptions> options, ConditionalRoute? route) =>
+        results.Select((r, i) => r.IsOk ? new MiEstimateOutcome(MiEstimate.FromCore(r.ResultValue, options[i], route), null) : new MiEstimateOutcome(null, r.ErrorValue)).ToArray();
+}
+
 /// <summary>
 /// Estimates I(X; Y) from paired samples with bmi's protocol: columns standardised, rows split into train, validation
 /// and test parts, the critic trained with Adam and stopped early on the validation part, and the estimate reported on
@@ -192,6 +201,23 @@ public static class MutualInformation
     {
         options ??= new EstimationOptions();
         return MiEstimate.FromCore(Core.Estimation.mutualInformation(options.ToCore(), x, y), options, null);
+    }
+
+    /// <summary>
+    /// I(X; Y) for several independent samples and seeds at once, their critics trained as one batched network (stacked
+    /// parameters, batched products): run i gets what <see cref="Estimate(Tensor, Tensor, EstimationOptions?)"/> gives it
+    /// (up to float rounding), with its own shuffle, split, initialisation, batches, early stopping and kept critic.
+    /// </summary>
+    /// <param name="runs">Each run's <c>x [n, dx]</c>, <c>y [n, dy]</c> and options (null: the defaults). The runs share every option but
+    /// <c>Seed</c>, <c>MaxSteps</c>, <c>Patience</c> and <c>Progress</c>, and the data's rows and columns.</param>
+    /// <returns>One outcome per run, in order: a run that fails (bad data, an overflowing bound) fails alone.</returns>
+    /// <exception cref="ArgumentException">The runs differ in what they must share (the message names <c>runs</c>).</exception>
+    public static IReadOnlyList<MiEstimateOutcome> EstimateBatched(IReadOnlyList<(Tensor X, Tensor Y, EstimationOptions? Options)> runs)
+    {
+        ArgumentNullException.ThrowIfNull(runs);
+        var options = runs.Select(r => r.Options ?? new EstimationOptions()).ToArray();
+        var core = ListModule.OfSeq(runs.Select((r, i) => Tuple.Create(options[i].ToCore(), r.X, r.Y)));
+        return MiEstimateOutcome.FromCore(Core.Estimation.mutualInformationBatched(core), options, null);
     }
 
     /// <summary>I(X; Y) from arrays <c>[n, dx]</c> and <c>[n, dy]</c>.</summary>
@@ -246,14 +272,30 @@ public static class ConditionalMutualInformation
     public static MiEstimate Estimate(Tensor x, Tensor y, Tensor z, EstimationOptions? options = null, ConditionalRoute route = ConditionalRoute.ImportanceSampled)
     {
         options ??= new EstimationOptions();
-        var coreRoute = route switch
-        {
-            ConditionalRoute.ImportanceSampled => Core.ConditionalRoute.ImportanceSampled,
-            ConditionalRoute.ChainRule => Core.ConditionalRoute.ChainRule,
-            _ => throw new ArgumentOutOfRangeException(nameof(route), route, "route must be ImportanceSampled or ChainRule."),
-        };
-        return MiEstimate.FromCore(Core.Estimation.conditionalMutualInformation(options.ToCore(), coreRoute, x, y, z), options, route);
+        return MiEstimate.FromCore(Core.Estimation.conditionalMutualInformation(options.ToCore(), CoreRoute(route), x, y, z), options, route);
     }
+
+    /// <summary>
+    /// I(X; Y | Z) by one <paramref name="route"/> for several independent samples and seeds at once, their critics trained
+    /// as one batched network: run i gets what <see cref="Estimate(Tensor, Tensor, Tensor, EstimationOptions?, ConditionalRoute)"/>
+    /// gives it (up to float rounding). The rules of <see cref="MutualInformation.EstimateBatched"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">The runs differ in what they must share (the message names <c>runs</c>).</exception>
+    public static IReadOnlyList<MiEstimateOutcome> EstimateBatched(IReadOnlyList<(Tensor X, Tensor Y, Tensor Z, EstimationOptions? Options)> runs,
+                                                                    ConditionalRoute route = ConditionalRoute.ImportanceSampled)
+    {
+        ArgumentNullException.ThrowIfNull(runs);
+        var options = runs.Select(r => r.Options ?? new EstimationOptions()).ToArray();
+        var core = ListModule.OfSeq(runs.Select((r, i) => Tuple.Create(options[i].ToCore(), r.X, r.Y, r.Z)));
+        return MiEstimateOutcome.FromCore(Core.Estimation.conditionalMutualInformationBatched(CoreRoute(route), core), options, route);
+    }
+
+    private static Core.ConditionalRoute CoreRoute(ConditionalRoute route) => route switch
+    {
+        ConditionalRoute.ImportanceSampled => Core.ConditionalRoute.ImportanceSampled,
+        ConditionalRoute.ChainRule => Core.ConditionalRoute.ChainRule,
+        _ => throw new ArgumentOutOfRangeException(nameof(route), route, "route must be ImportanceSampled or ChainRule."),
+    };
 
     /// <summary>I(X; Y | Z) from arrays.</summary>
     public static MiEstimate Estimate(double[,] x, double[,] y, double[,] z, EstimationOptions? options = null, ConditionalRoute route = ConditionalRoute.ImportanceSampled)

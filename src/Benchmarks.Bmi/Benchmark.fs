@@ -2,6 +2,7 @@ namespace Decomp.Benchmarks
 
 open System
 open System.Diagnostics
+open System.Collections.Generic
 open System.IO
 open TorchSharp
 open Decomp.Core
@@ -50,7 +51,7 @@ type BenchmarkOptions =
       /// The CI subset: when set, `Tasks` (if empty) becomes `Benchmark.quickTasks`, `Seeds` one seed, `MaxSteps` at
       /// most 150; every estimator and route still runs.
       Quick: bool
-      /// Called after each run; `Benchmark.toStandardError` prints its line.
+      /// Called after each run (the runs of one batch finish together); `Benchmark.toStandardError` prints its line.
       Progress: BenchmarkProgress -> unit
       /// torch's intra-op threads during the run (restored after), None to leave them. The critics are small, so one
       /// thread wastes little, and on a machine shared with other processes two threads per process made a run 14
@@ -69,8 +70,13 @@ type BenchmarkResult =
       Seconds: float }
 
 /// The bmi benchmark run with Decomp's estimators (Estimation: standardise, train/validation/test split, Adam, early
-/// stopping, the estimate on the test part).
+/// stopping, the estimate on the test part). The runs of one shape (an estimator or route, and the data's dimensions:
+/// every task and seed of them) train as one batched network (`Estimation.mutualInformationBatched`), each with its
+/// own sample, seed and early stopping, so each run's numbers are those it gets trained alone, up to float rounding.
 module Benchmark =
+
+    /// About the most rows one step of a batch of runs scores (pairs for a joint critic, examples for a separable one).
+    let private maxPairRows = 1 <<< 20
 
     /// Prints the progress line on standard error.
     let toStandardError (p: BenchmarkProgress) = eprintfn "%s" p.Line
@@ -129,6 +135,7 @@ module Benchmark =
         [ $"- Protocol: Decomp.Core.Estimation (bmi's: standardised columns, 50/25/25 train/validation/test split, Adam 1e-3, batch {Estimation.defaults.BatchSize}, validation every {Estimation.defaults.EvaluateEvery} steps, patience {Estimation.defaults.Patience}, estimate on the test part)."
           $"- N = {o.Samples} rows per sample, seeds {seeds}, at most {o.MaxSteps} steps, critic {o.Critic} (hidden {Estimation.defaults.HiddenSizes}, embedding {Estimation.defaults.EmbeddingSize}); conditional tasks: InfoNCE by each route."
           $"- Wall time: {seconds:F0} s."
+          "- Runs of one estimator (or route) and one shape of data train together as one batched network, each with its own sample, seed and early stopping (Estimation.mutualInformationBatched)."
           "- A cell is the mean ± sd over seeds of the test estimate (no runs dropped); bold: closest to the truth." ]
 
     /// Writes results.csv, results.md (with `header` lines) and heatmap.png of `runs` into `folder`, each atomically.
@@ -149,45 +156,65 @@ module Benchmark =
         let cmiTasks = if o.Conditional then Tasks.conditional |> List.filter (fun t -> selected o t.Id) else []
         let total = o.Seeds.Length * (miTasks.Length * o.Estimators.Length + cmiTasks.Length * o.Routes.Length)
         let clock = Stopwatch.StartNew()
-        let runs = ResizeArray<BenchmarkRun>()
-        let record (run: BenchmarkRun) =
-            runs.Add run
-            write o (List.ofSeq runs) clock.Elapsed.TotalSeconds false
+        // Runs finish a group at a time; they are listed (and written) in plan order: task, seed, method.
+        let runs = SortedDictionary<int, BenchmarkRun>()
+        let record (index: int) (run: BenchmarkRun) =
+            runs[index] <- run
+            write o (List.ofSeq runs.Values) clock.Elapsed.TotalSeconds false
             let elapsed = clock.Elapsed
             let remaining = TimeSpan.FromSeconds(elapsed.TotalSeconds / float runs.Count * float (total - runs.Count))
             o.Progress { Done = runs.Count; Total = total; Run = run; Elapsed = elapsed; Remaining = remaining }
         let estimationOptions (seed: int) =
             { Estimation.defaults with MaxSteps = o.MaxSteps; Critic = o.Critic; Seed = int64 seed }
-        let row (task, kind, dx, dy, dz, method, seed, truth) (e: MiEstimate) =
-            { Task = task; Kind = kind; DimX = dx; DimY = dy; DimZ = dz; Method = method; Seed = seed; Samples = o.Samples
-              Truth = truth; Estimate = e.Value; StandardError = e.StandardError; Lower = e.Lower; Upper = e.Upper
-              Steps = e.Steps; BestStep = e.BestStep; Seconds = e.Seconds; Warnings = e.Warnings; Error = None }
         // One estimator that diverges (an overflowing bound) must not end the benchmark: the run is recorded as failed.
-        let attempt (key: string * string * int * int * int * string * int * float) (estimate: unit -> MiEstimate) =
-            let started = Stopwatch.StartNew()
-            try row key (estimate ())
-            with :? ArgumentException | :? ArithmeticException as e ->
-                let task, kind, dx, dy, dz, method, seed, truth = key
+        let outcome (task, kind, dx, dy, dz, method, seed, truth) (seconds: float) (result: Result<MiEstimate, exn>) =
+            match result with
+            | Ok e ->
+                { Task = task; Kind = kind; DimX = dx; DimY = dy; DimZ = dz; Method = method; Seed = seed; Samples = o.Samples
+                  Truth = truth; Estimate = e.Value; StandardError = e.StandardError; Lower = e.Lower; Upper = e.Upper
+                  Steps = e.Steps; BestStep = e.BestStep; Seconds = e.Seconds; Warnings = e.Warnings; Error = None }
+            | Error e ->
                 { Task = task; Kind = kind; DimX = dx; DimY = dy; DimZ = dz; Method = method; Seed = seed; Samples = o.Samples
                   Truth = truth; Estimate = nan; StandardError = nan; Lower = nan; Upper = nan; Steps = 0; BestStep = 0
-                  Seconds = started.Elapsed.TotalSeconds; Warnings = []; Error = Some(e.Message.Split('\n')[0]) }
-        for task in miTasks do
-            for seed in o.Seeds do
-                use scope = torch.NewDisposeScope()
-                let x, y = task.Sample o.Samples seed
-                for estimator in o.Estimators do
+                  Seconds = seconds; Warnings = []; Error = Some(e.Message.Split('\n')[0]) }
+        // The runs of one shape train as one batched network (see the module's summary). A joint critic scores B^2
+        // pairs a run and step, so its batches are cut to about `maxPairRows` rows.
+        let runsPerBatch = max 1 (maxPairRows / (if o.Critic = Joint then pown Estimation.defaults.BatchSize 2 else Estimation.defaults.BatchSize))
+        let trainGroup (keys: ((string * string * int * int * int * string * int * float) * int) list) (estimate: unit -> Result<MiEstimate, exn> list) =
+            let started = Stopwatch.StartNew()
+            let results =
+                try estimate ()
+                with :? ArgumentException | :? ArithmeticException as e -> keys |> List.map (fun _ -> Error e)
+            let seconds = started.Elapsed.TotalSeconds / float keys.Length
+            List.iter2 (fun (key, index) result -> record index (outcome key seconds result)) keys results
+        // A run's place in the plan: task, then seed, then method.
+        let place (task: int) (seed: int) (methods: int) (method: int) = (task * o.Seeds.Length + seed) * methods + method
+        for _, group in List.indexed miTasks |> List.groupBy (fun (_, t) -> t.DimX, t.DimY) do
+            use scope = torch.NewDisposeScope()
+            let samples = [ for t, task in group do for s, seed in List.indexed o.Seeds -> (t, s), seed, task.Sample o.Samples seed ]
+            for e, estimator in List.indexed o.Estimators do
+                for chunk in List.chunkBySize runsPerBatch samples do
                     use inner = torch.NewDisposeScope()
-                    record (attempt (task.Id, "mi", task.DimX, task.DimY, 0, estimator.Name, seed, task.TrueMi) (fun () ->
-                        Estimation.mutualInformation { estimationOptions seed with Estimator = estimator } x y))
-        for task in cmiTasks do
-            for seed in o.Seeds do
-                use scope = torch.NewDisposeScope()
-                let x, y, z = task.Sample o.Samples seed
-                for route in o.Routes do
+                    let keys =
+                        [ for (t, s), seed, _ in chunk ->
+                              let task = miTasks[t]
+                              (task.Id, "mi", task.DimX, task.DimY, 0, estimator.Name, seed, task.TrueMi), place t s o.Estimators.Length e ]
+                    trainGroup keys (fun () ->
+                        Estimation.mutualInformationBatched [ for _, seed, (x, y) in chunk -> { estimationOptions seed with Estimator = estimator }, x, y ])
+        let miRuns = miTasks.Length * o.Seeds.Length * o.Estimators.Length
+        for _, group in List.indexed cmiTasks |> List.groupBy (fun (_, t) -> t.DimX, t.DimY, t.DimZ) do
+            use scope = torch.NewDisposeScope()
+            let samples = [ for t, task in group do for s, seed in List.indexed o.Seeds -> (t, s), seed, task.Sample o.Samples seed ]
+            for r, route in List.indexed o.Routes do
+                for chunk in List.chunkBySize runsPerBatch samples do
                     use inner = torch.NewDisposeScope()
-                    record (attempt (task.Id, "cmi", task.DimX, task.DimY, task.DimZ, route.Name, seed, task.TrueCmi) (fun () ->
-                        Estimation.conditionalMutualInformation { estimationOptions seed with Critic = Separable } route x y z))
-        let runs = List.ofSeq runs
+                    let keys =
+                        [ for (t, s), seed, _ in chunk ->
+                              let task = cmiTasks[t]
+                              (task.Id, "cmi", task.DimX, task.DimY, task.DimZ, route.Name, seed, task.TrueCmi), miRuns + place t s o.Routes.Length r ]
+                    trainGroup keys (fun () ->
+                        Estimation.conditionalMutualInformationBatched route [ for _, seed, (x, y, z) in chunk -> { estimationOptions seed with Critic = Separable }, x, y, z ])
+        let runs = List.ofSeq runs.Values
         let seconds = clock.Elapsed.TotalSeconds
         if not runs.IsEmpty then write o runs seconds true
         let cells = Report.cells runs

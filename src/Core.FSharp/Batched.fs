@@ -31,15 +31,15 @@ type BatchedMlp internal (runs: int, sizes: int list) as this =
     /// (weight [R, in, out], bias [R, 1, out]) per layer, input layer first.
     member _.Layers = layers
 
-    member private _.Check(input: torch.Tensor) =
+    member private _.Check (count: int64) (input: torch.Tensor) =
         Guard.notNull (nameof input) input
         Guard.floating (nameof input) input
-        if input.Dimensions <> 3L || input.shape[0] <> int64 runs || input.shape[2] <> int64 sizes.Head then
-            raise (ArgumentException($"{nameof input} must have shape [{runs} runs, rows, {sizes.Head} features]; got {Guard.describe input}.", nameof input))
+        if input.Dimensions <> 3L || input.shape[0] <> count || input.shape[2] <> int64 sizes.Head then
+            raise (ArgumentException($"{nameof input} must have shape [{count} runs, rows, {sizes.Head} features]; got {Guard.describe input}.", nameof input))
 
-    /// Layers [0, count) of every run, ReLU after each: the input itself for count = 0.
-    member private _.Through (count: int) (input: torch.Tensor) =
-        layers
+    /// Layers [0, count) of `stack` (one (weight, bias) per layer), ReLU after each: the input itself for count = 0.
+    static member private Through (stack: (torch.Tensor * torch.Tensor)[]) (count: int) (input: torch.Tensor) =
+        stack
         |> Array.take count
         |> Array.fold
             (fun (h: torch.Tensor) (weight, bias) ->
@@ -49,18 +49,38 @@ type BatchedMlp internal (runs: int, sizes: int list) as this =
                 z.relu_())
             input
 
+    static member private Forward (stack: (torch.Tensor * torch.Tensor)[]) (input: torch.Tensor) =
+        let weight, bias = stack[stack.Length - 1]
+        torch.baddbmm(BatchedMlp.Through stack (stack.Length - 1) input, weight, bias)
+
     /// x [R, n, inputSize] -> [R, n, outputSize]: run r's rows go through run r's layers only.
     override this.forward(input: torch.Tensor) : torch.Tensor =
-        this.Check input
+        this.Check (int64 runs) input
+        Scoped.run (fun () -> BatchedMlp.Forward layers input)
+
+    /// `forward` for some of the runs: `selected` is an int64 index [A] into the run axis (say, the runs still
+    /// training), and x [A, n, inputSize] gives [A, n, outputSize], row block a through run `selected[a]`'s layers. The
+    /// other runs take no part (no arithmetic is spent on them) and get a zero gradient.
+    member this.ForwardOf(selected: torch.Tensor, input: torch.Tensor) : torch.Tensor =
+        Guard.notNull (nameof selected) selected
+        if selected.Dimensions <> 1L || selected.dtype <> torch.int64 then
+            raise (ArgumentException($"{nameof selected} must be an int64 index [runs] into the {runs} runs; got {Guard.describe selected}.", nameof selected))
+        if selected.device_type = DeviceType.CPU && selected.shape[0] > 0L then
+            use lowest = selected.min()
+            use highest = selected.max()
+            let low, high = lowest.item<int64> (), highest.item<int64> ()
+            if low < 0L || high >= int64 runs then
+                raise (ArgumentException($"{nameof selected} must index runs 0 .. {runs - 1}; it holds {(if low < 0L then low else high)}.", nameof selected))
+        this.Check selected.shape[0] input
         Scoped.run (fun () ->
-            let weight, bias = layers[layers.Length - 1]
-            torch.baddbmm(this.Through (layers.Length - 1) input, weight, bias))
+            let index = selected.``to`` (fst layers[0]).device
+            BatchedMlp.Forward (layers |> Array.map (fun (w, b) -> w.index_select(0L, index), b.index_select(0L, index))) input)
 
     /// The last hidden layer's activations h(x) [R, n, hidden] (after its ReLU), so that forward x = h(x) W + b with
     /// (W, b) the last layer. For an input-only MLP (no hidden layer), the input itself.
     member this.Hidden(input: torch.Tensor) : torch.Tensor =
-        this.Check input
-        Scoped.run (fun () -> this.Through (layers.Length - 1) input)
+        this.Check (int64 runs) input
+        Scoped.run (fun () -> BatchedMlp.Through layers (layers.Length - 1) input)
 
 /// Independent training runs that share shapes (the same estimator and K; different seeds, data and ground truths)
 /// trained together as one batched network (issue 17). Each run keeps its own data stream, initialisation and Adam
@@ -134,6 +154,22 @@ module Batched =
         Guard.rank name 3 "[runs, batch, features]" t
         Guard.floating name t
 
+    /// `Scores.ofInBatch` for every run: in-batch score matrices [R, B, B], `matrices[r, i, j] = E_r(x_ri, y_rj)`
+    /// (positives on the diagonal), in Decomp's positive-first layout [R, B, B], row i of run r being
+    /// `[E_r(x_ri, y_ri), E_r(x_ri, y_rj) for j <> i in order]`. Moves values without scanning them; the bound that
+    /// reads them does.
+    let ofInBatch (matrices: torch.Tensor) : torch.Tensor =
+        checkStacked (nameof matrices) matrices
+        if matrices.shape[1] <> matrices.shape[2] || matrices.shape[1] < 2L then
+            raise (ArgumentException($"{nameof matrices} must hold square [B, B] matrices with B >= 2, one per run; got {Guard.describe matrices}.", nameof matrices))
+        Scoped.run (fun () ->
+            let b = matrices.shape[1]
+            let rows = torch.arange(b.ToScalar(), dtype = torch.int64, device = matrices.device).unsqueeze 1
+            let others = torch.arange((b - 1L).ToScalar(), dtype = torch.int64, device = matrices.device).unsqueeze 0
+            // Column j-1 of the negatives is j-1 before the diagonal and j after it (as `Scores.ofInBatch`).
+            let index = torch.cat([| rows; others + others.ge(rows).to_type torch.int64 |], 1L)
+            matrices.gather(2L, index.unsqueeze(0L).expand(matrices.shape[0], b, b)))
+
     /// In-batch dot-product scores per run, in Decomp's layout: queries f(x) and keys g(y) [R, B, D] give [R, B, B]
     /// where row i of run r is `[f(x_ri) . g(y_ri), f(x_ri) . g(y_rj) for j <> i in order]` (`Critics.inBatchScores
     /// Critics.dot` for every run, by one batched product). Scanned by the bound that reads them (`perRun`).
@@ -143,13 +179,7 @@ module Batched =
         Guard.companion (nameof keys) queries (nameof queries) keys
         if keys.shape <> queries.shape || queries.shape[1] < 2L then
             raise (ArgumentException($"{nameof keys} must have one key per query ({Guard.shapeText queries}, batch >= 2); got {Guard.describe keys}.", nameof keys))
-        Scoped.run (fun () ->
-            let b = queries.shape[1]
-            let rows = torch.arange(b.ToScalar(), dtype = torch.int64, device = queries.device).unsqueeze 1
-            let others = torch.arange((b - 1L).ToScalar(), dtype = torch.int64, device = queries.device).unsqueeze 0
-            // Column j-1 of the negatives is j-1 before the diagonal and j after it (as `Scores.ofInBatch`).
-            let index = torch.cat([| rows; others + others.ge(rows).to_type torch.int64 |], 1L)
-            torch.bmm(queries, keys.mT).gather(2L, index.unsqueeze(0L).expand(queries.shape[0], b, b)))
+        Scoped.run (fun () -> ofInBatch (torch.bmm(queries, keys.mT)))
 
     /// Dot-product scores per run against per-example candidates, in Decomp's layout: queries [R, n, D], their
     /// positive keys [R, n, D] and negatives [R, n, M, D] give [R, n, 1 + M] with the positive in column 0
@@ -209,6 +239,22 @@ module Batched =
         checkStacked (nameof scores) scores
         Scoped.run (fun () -> (bound (scores.reshape(-1L, scores.shape[2]))).reshape(scores.shape[0], scores.shape[1]))
 
+    /// Applies `bound run scores` to each run's scores [B, K] on its own and stacks the results: [R, B, K] gives
+    /// [R, B]. For the bounds whose per-example values share a term estimated over the whole batch (Donsker-Varadhan,
+    /// SMILE and MINE estimate `log E_{p(x)p(y)} e^E` from all of a batch's negatives), where `perRun`'s one [R B, K]
+    /// matrix would mix the runs; `run` (0 .. R-1) lets a bound with state keep one per run (MINE's moving average).
+    /// Costs R calls of the bound instead of one.
+    let eachRun (bound: int -> torch.Tensor -> torch.Tensor) (scores: torch.Tensor) : torch.Tensor =
+        if isNull (box bound) then raise (ArgumentNullException(nameof bound))
+        checkStacked (nameof scores) scores
+        Scoped.run (fun () ->
+            let values = Array.init (int scores.shape[0]) (fun r -> bound r scores[int64 r])
+            values
+            |> Array.iteri (fun r v ->
+                if v.shape <> [| scores.shape[1] |] then
+                    raise (ArgumentException($"{nameof bound} must return one value per example, [{scores.shape[1]}]; for run {r} it returned {Guard.describe v}.", nameof bound)))
+            torch.stack(values, 0L))
+
     /// `perRun` for a bound of two score matrices of the same rows (`Decomposition.decomposedInfoNce` and
     /// `decomposedInfoNceImportanceSampled`): [R, B, K1] and [R, B, K2] give [R, B].
     let perRun2 (bound: torch.Tensor -> torch.Tensor -> torch.Tensor) (first: torch.Tensor) (second: torch.Tensor) : torch.Tensor =
@@ -220,24 +266,38 @@ module Batched =
         Scoped.run (fun () ->
             (bound (first.reshape(-1L, first.shape[2])) (second.reshape(-1L, second.shape[2]))).reshape(first.shape[0], first.shape[1]))
 
-    /// Trains R runs together for `steps` Adam steps (learning rate `learningRate`): `objective step` returns the runs'
-    /// objectives [R] to maximise on that step's batches (each run's own), and the loss is `-sum_r objective_r` (see
+    /// Trains R runs together for at most `maxSteps` Adam steps (learning rate `learningRate`), until `observe`
+    /// returns false: `objective step` returns the objectives to maximise on that step's batches (each run's own), one
+    /// per run it trains that step ([R], or fewer when runs are left out), and the loss is `-sum_r objective_r` (see
     /// the module's summary for why that trains each run exactly as alone). `observe step objectives` sees the
-    /// detached values after every step. Every step runs in its own dispose scope, so native memory stays flat over
-    /// any number of steps; the optimizer's state lives for the call only.
-    let train (parameters: TorchSharp.Modules.Parameter seq) (learningRate: float) (steps: int) (objective: int -> torch.Tensor) (observe: int -> torch.Tensor -> unit) : unit =
+    /// detached values after every step and says whether to go on. A run left out of a step's objective gets a zero
+    /// gradient; Adam still moves its parameters by its moments, so leave out only runs whose parameters no longer
+    /// matter (finished runs whose result is kept elsewhere). Every step runs in its own dispose scope, so native memory
+    /// stays flat over any number of steps; the optimizer's state lives for the call only. Returns the steps taken.
+    let trainWhile (parameters: TorchSharp.Modules.Parameter seq) (learningRate: float) (maxSteps: int) (objective: int -> torch.Tensor) (observe: int -> torch.Tensor -> bool) : int =
         if isNull (box parameters) then raise (ArgumentNullException(nameof parameters))
         Guard.positive (nameof learningRate) learningRate
-        Guard.atLeast (nameof steps) 0L (int64 steps)
+        Guard.atLeast (nameof maxSteps) 0L (int64 maxSteps)
         if isNull (box objective) then raise (ArgumentNullException(nameof objective))
         if isNull (box observe) then raise (ArgumentNullException(nameof observe))
         use optimizer = torch.optim.Adam(parameters, lr = learningRate)
-        for step in 1 .. steps do
+        let mutable step = 0
+        let mutable go = true
+        while go && step < maxSteps do
             use scope = torch.NewDisposeScope()
+            step <- step + 1
             let values: torch.Tensor = objective step
+            if isNull (box values) then raise (ArgumentException($"{nameof objective} must return one value per run, [R]; it returned null.", nameof objective))
             if values.Dimensions <> 1L then
                 raise (ArgumentException($"{nameof objective} must return one value per run, [R]; it returned {Guard.describe values}.", nameof objective))
             optimizer.zero_grad ()
             values.sum().neg().backward ()
             optimizer.step () |> ignore
-            observe step (values.detach ())
+            go <- observe step (values.detach ())
+        step
+
+    /// Trains R runs together for `steps` Adam steps: `trainWhile` with an `observe` that always goes on.
+    let train (parameters: TorchSharp.Modules.Parameter seq) (learningRate: float) (steps: int) (objective: int -> torch.Tensor) (observe: int -> torch.Tensor -> unit) : unit =
+        if isNull (box observe) then raise (ArgumentNullException(nameof observe))
+        Guard.atLeast (nameof steps) 0L (int64 steps)
+        trainWhile parameters learningRate steps objective (fun step values -> observe step values; true) |> ignore

@@ -72,4 +72,47 @@ public class EstimationTests
         Assert.Equal("x", Assert.Throws<ArgumentNullException>(() => MutualInformation.Estimate((double[,])null!, y, Quick)).ParamName);
         Assert.Equal("BatchSize", Assert.Throws<ArgumentOutOfRangeException>(() => MutualInformation.Estimate(x, x, Quick with { BatchSize = 1 })).ParamName);
     }
+
+    [Fact]
+    public void ABatchOfEstimatesGivesEachRunItsOwnEstimateAndFailure()
+    {
+        var (x1, y1, _) = Correlated(1024, 2, 0.7, 6);
+        var (x2, y2, _) = Correlated(1024, 2, 0.2, 7);
+        var (x3, y3, _) = Correlated(1024, 2, 0.5, 8);
+        y3[4, 0] = double.NaN;
+        using var tx1 = torch.tensor(x1);
+        using var ty1 = torch.tensor(y1);
+        using var tx2 = torch.tensor(x2);
+        using var ty2 = torch.tensor(y2);
+        using var tx3 = torch.tensor(x3);
+        using var ty3 = torch.tensor(y3);
+        var second = Quick with { Seed = 4, Patience = 2 };
+        var outcomes = MutualInformation.EstimateBatched([(tx1, ty1, Quick), (tx2, ty2, second), (tx3, ty3, Quick)]);
+        Assert.Equal(3, outcomes.Count);
+        foreach (var (outcome, x, y, options) in new[] { (outcomes[0], tx1, ty1, Quick), (outcomes[1], tx2, ty2, second) })
+        {
+            var alone = MutualInformation.Estimate(x, y, options);
+            Assert.Null(outcome.Error);
+            Assert.Equal(alone.Value, outcome.Estimate!.Value, 4);
+            Assert.Equal(alone.Steps, outcome.Estimate.Steps);
+            Assert.Same(options, outcome.Estimate.Options);
+        }
+        Assert.Null(outcomes[2].Estimate);
+        Assert.Equal("y", Assert.IsType<ArgumentException>(outcomes[2].Error).ParamName);
+        var refused = Assert.Throws<ArgumentException>(() => MutualInformation.EstimateBatched([(tx1, ty1, Quick), (tx2, ty2, Quick with { BatchSize = 32 })]));
+        Assert.Equal("runs", refused.ParamName);
+    }
+
+    [Fact]
+    public void ABatchOfConditionalEstimatesRecordsTheRoute()
+    {
+        var (x, y, _) = Correlated(1024, 2, 0.6, 9);
+        var (z, _, _) = Correlated(1024, 1, 0.0, 10);
+        using var tx = torch.tensor(x);
+        using var ty = torch.tensor(y);
+        using var tz = torch.tensor(z);
+        var outcomes = ConditionalMutualInformation.EstimateBatched([(tx, ty, tz, Quick), (tx, ty, tz, Quick with { Seed = 1 })], ConditionalRoute.ChainRule);
+        Assert.All(outcomes, o => Assert.Equal(ConditionalRoute.ChainRule, o.Estimate!.Route));
+        Assert.Equal(ConditionalMutualInformation.Estimate(tx, ty, tz, Quick, ConditionalRoute.ChainRule).Value, outcomes[0].Estimate!.Value, 4);
+    }
 }

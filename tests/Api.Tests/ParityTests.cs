@@ -32,6 +32,8 @@ public class ParityTests
         ["Estimation.mutualInformation"] = "MutualInformation.Estimate",
         ["Estimation.conditionalMutualInformation"] = "ConditionalMutualInformation.Estimate",
         ["Estimation.interval"] = "MutualInformation.Interval",
+        ["Estimation.mutualInformationBatched"] = "MutualInformation.EstimateBatched",
+        ["Estimation.conditionalMutualInformationBatched"] = "ConditionalMutualInformation.EstimateBatched",
     };
 
     /// <summary>The public functions of the core's bound modules, as "Module.function".</summary>

@@ -131,4 +131,101 @@ let tests =
             let tooFew = try Estimation.mutualInformation options (x.narrow(0L, 0L, 300L)) (y.narrow(0L, 0L, 300L)) |> ignore; "" with :? ArgumentException as e -> e.Message
             Expect.stringContains tooFew "at least 512 rows" "the message says how many rows are needed"
         }
+
+        // Issue 17: independent estimates trained as one batched network. The two computations run the same
+        // arithmetic on each run's slice, only in batched products over R runs instead of one, so they agree to float
+        // rounding. On the CPU every run's slice goes through the same kernel either way and the difference is 0; a
+        // backend that orders a product's sum differently moves a float32 score by at most a few units of 2^-24 times
+        // its magnitude (scores here are below 10), and 100 to 200 Adam steps at 1e-3 can carry that to a few 1e-5 in a
+        // mean bound. `sameRun` allows 1e-4 nats and requires the same stopping and kept steps; a run that trained on
+        // another run's data, gradient, Adam moments or snapshot misses by more than 0.01 (the last check of the first
+        // test shows the runs lie that far apart).
+        test "Issue 17: a batch of estimates equals each estimate trained alone, with its own early stopping and kept critic, for every estimator" {
+            let tolerance = 1e-4
+            let sameRun (what: string) (alone: MiEstimate) (together: MiEstimate) =
+                Expect.equal together.Steps alone.Steps $"{what}: the step it stopped at"
+                Expect.equal together.BestStep alone.BestStep $"{what}: the step whose critic it kept"
+                Expect.equal (together.Curve |> List.map _.Step) (alone.Curve |> List.map _.Step) $"{what}: its evaluations"
+                let curve = List.map2 (fun (p: CurvePoint) (q: CurvePoint) -> max (abs (p.Train - q.Train)) (abs (p.Validation - q.Validation))) alone.Curve together.Curve
+                let difference = List.max (abs (alone.Value - together.Value) :: abs (alone.Lower - together.Lower) :: abs (alone.Upper - together.Upper) :: curve)
+                Expect.isLessThanOrEqual difference tolerance $"{what}: alone {alone.Value}, batched {together.Value}"
+                Expect.equal (together.TrainRows, together.ValidationRows, together.TestRows) (alone.TrainRows, alone.ValidationRows, alone.TestRows) $"{what}: its split"
+                Expect.equal together.Warnings alone.Warnings $"{what}: its warnings"
+                difference
+            // Four samples of different dependence and their own seeds; patience and step limits differ by run (both
+            // may), so the runs stop at different steps and most keep a critic from before their last step.
+            let settings = { quick with BatchSize = 64; MaxSteps = 120; EvaluateEvery = 10; Patience = 2; HiddenSizes = [ 32 ]; EmbeddingSize = 16 }
+            let samples = [ for i, rho in List.indexed [ 0.0; 0.5; 0.8; 0.3 ] -> correlated 1024 3 rho (uint64 (20 + i)) ]
+            let mutable worst = 0.0
+            for estimator in MiEstimator.All do
+                let runs =
+                    samples
+                    |> List.mapi (fun i (x, y, _) -> { settings with Estimator = estimator; Seed = int64 i; Patience = 2 + i % 2; MaxSteps = (if i = 3 then 70 else 120) }, x, y)
+                let together = Estimation.mutualInformationBatched runs |> List.map (function Ok e -> e | Error e -> failtest $"{estimator.Name}: {e.Message}")
+                let alone = runs |> List.map (fun (o, x, y) -> Estimation.mutualInformation o x y)
+                for i, (a, t) in List.indexed (List.zip alone together) do
+                    worst <- max worst (sameRun $"{estimator.Name} run {i}" a t)
+                    Expect.equal t.Options.Seed (int64 i) "results come back in the batch's order"
+                Expect.isGreaterThan (alone |> List.map _.Steps |> List.distinct |> List.length) 1 $"{estimator.Name}: the runs stop at different steps"
+                Expect.exists alone (fun r -> r.BestStep < r.Steps) $"{estimator.Name}: a run keeps a critic from before its last step"
+                for i, a in List.indexed alone do
+                    for j, t in List.indexed together do
+                        if i <> j then Expect.isGreaterThan (abs (a.Value - t.Value)) (100.0 * tolerance) $"{estimator.Name}: run {i} alone and run {j} batched differ"
+            printfn "batched vs alone, 7 estimators x 4 runs: largest difference %g nats (tolerance %g)" worst tolerance
+        }
+
+        test "Issue 17: a batch of conditional estimates equals each trained alone, by either route" {
+            use generator = new torch.Generator(8UL)
+            let problem = Gaussian.ofBlocks [| for _ in 1..2 -> Gaussian.sampleDimensionBlock generator 1.0 0.5 |]
+            let settings = { quick with BatchSize = 64; MaxSteps = 60; EvaluateEvery = 10; Patience = 2; HiddenSizes = [ 32 ]; EmbeddingSize = 16 }
+            let samples = [ for _ in 1..3 -> Gaussian.sampleJoint problem 1024 generator torch.float32 torch.CPU ]
+            for route in [ ChainRule; ImportanceSampled ] do
+                let runs = samples |> List.mapi (fun i (x1, x2, y) -> { settings with Seed = int64 (10 + i) }, x2, y, x1)
+                let together = Estimation.conditionalMutualInformationBatched route runs |> List.map (function Ok e -> e | Error e -> failtest e.Message)
+                for (o, x, y, z), t in List.zip runs together do
+                    let a = Estimation.conditionalMutualInformation o route x y z
+                    Expect.equal (t.Steps, t.BestStep, t.Route) (a.Steps, a.BestStep, a.Route) $"{route.Name} seed {o.Seed}: steps, kept step, route"
+                    Expect.isLessThanOrEqual (abs (a.Value - t.Value)) 1e-4 $"{route.Name} seed {o.Seed}: alone {a.Value}, batched {t.Value}"
+        }
+
+        test "Issue 17: a run that fails fails alone; the others of its batch get what they get alone" {
+            // NWJ at a learning rate of 0.15: on these samples the third run's critic overflows the bound in training
+            // and the first two do not; the fourth run's data have a constant column and never train.
+            let settings = { quick with Estimator = Nwj; BatchSize = 64; MaxSteps = 200; EvaluateEvery = 10; Patience = 2; HiddenSizes = [ 32 ]; EmbeddingSize = 16; LearningRate = 0.15 }
+            let runs =
+                [ for i, rho in List.indexed [ 0.99999; 0.0; 0.5 ] ->
+                      let x, y, _ = correlated 1024 4 rho (uint64 (15 + i))
+                      { settings with Seed = int64 i }, x, y ]
+            let constant = let x, y, _ = correlated 1024 4 0.5 18UL in (x.index_fill(1L, torch.tensor [| 0L |], 1.0.ToScalar())), y
+            let runs = runs @ [ { settings with Seed = 3L }, fst constant, snd constant ]
+            let outcome f = try Ok(f ()) with e -> Error e
+            let alone = runs |> List.map (fun (o, x, y) -> outcome (fun () -> Estimation.mutualInformation o x y))
+            let together = Estimation.mutualInformationBatched runs
+            for i, (a, t) in List.indexed (List.zip alone together) do
+                match a, t with
+                | Ok a, Ok t -> Expect.isLessThanOrEqual (abs (a.Value - t.Value)) 1e-4 $"run {i}: alone {a.Value}, batched {t.Value}"
+                | Error a, Error t ->
+                    Expect.equal (t.GetType()) (a.GetType()) $"run {i}: the same exception"
+                    Expect.equal t.Message a.Message $"run {i}: the same message"
+                | _ -> failtest $"run {i}: alone {a}, batched {t}"
+            Expect.isTrue (together |> List.exists (function Error(:? ArithmeticException) -> true | _ -> false)) "a run overflows in training"
+            Expect.isTrue (match together[3] with Error(:? ArgumentException as e) -> e.ParamName = "x" | _ -> false) "bad data fail their run, naming x"
+            Expect.isTrue (together |> List.exists Result.isOk) "and the others train"
+        }
+
+        test "Issue 17: runs that cannot train as one network are refused, naming runs" {
+            let x, y, _ = correlated 1024 2 0.5 16UL
+            let first = { quick with MaxSteps = 20; EvaluateEvery = 10 }
+            let runs (second: EstimationOptions) (x2: torch.Tensor) = [ first, x, y; second, x2, y ]
+            let refused (batch: (EstimationOptions * torch.Tensor * torch.Tensor) list) =
+                try
+                    Estimation.mutualInformationBatched batch |> ignore
+                    "no exception"
+                with :? ArgumentException as e -> e.ParamName + ": " + e.Message
+            Expect.stringStarts (refused (runs { first with BatchSize = 64 } x)) "runs: runs[1] has BatchSize 64" "another batch size"
+            Expect.stringStarts (refused (runs { first with Estimator = Nwj } x)) "runs: runs[1] has Estimator" "another estimator"
+            Expect.stringStarts (refused (runs first (x.narrow(1L, 0L, 1L)))) "runs: runs[1].x has shape [1024, 1]" "other columns"
+            Expect.equal (refused (runs { first with Seed = 5L; MaxSteps = 10; Patience = 1 } x)) "no exception" "seeds, step limits and patience may differ"
+            Expect.isEmpty (Estimation.mutualInformationBatched []) "an empty batch has no outcomes"
+        }
     ]

@@ -79,6 +79,55 @@ let tests =
             Expect.isGreaterThan ((batched[0] - batched[1]).abs().max().item<float32> () |> float) 0.01 "the runs have their own parameters"
         }
 
+        test "a batched critic over some of its runs (ForwardOf) computes those runs' rows, and gives the others a zero gradient" {
+            use g0 = new torch.Generator(7UL)
+            use g1 = new torch.Generator(8UL)
+            use g2 = new torch.Generator(9UL)
+            use network = Batched.mlp 3 4 [ 8 ] 5
+            Batched.initialise [| g0; g1; g2 |] network
+            use x = torch.randn(3L, 6L, 4L)
+            use all = network.forward x
+            use selected = torch.tensor [| 2L; 0L |]
+            use some = network.ForwardOf(selected, x.index_select(0L, selected))
+            // The same products over fewer runs: each row is computed with the same kernel, exactly or to rounding.
+            Expect.isLessThanOrEqual ((some - all.index_select(0L, selected)).abs().max().item<float32> () |> float) 1e-6 "rows of runs 2 and 0"
+            some.sum().backward ()
+            for weight, bias in network.Layers do
+                Expect.equal (weight.grad[1L].abs().sum().item<float32> ()) 0.0f "run 1 gets no gradient (weights)"
+                Expect.equal (bias.grad[1L].abs().sum().item<float32> ()) 0.0f "run 1 gets no gradient (biases)"
+                Expect.isGreaterThan (weight.grad[0L].abs().sum().item<float32> ()) 0.0f "run 0 gets its gradient"
+            Expect.throwsT<ArgumentException> (fun () -> network.ForwardOf(torch.tensor [| 3L |], x.narrow(0L, 0L, 1L)) |> ignore) "an index past the runs"
+            Expect.throwsT<ArgumentException> (fun () -> network.ForwardOf(selected, x) |> ignore) "one input block per selected run"
+        }
+
+        test "ofInBatch and eachRun: Scores.ofInBatch and a whole-batch bound (Donsker-Varadhan) for every run on its own" {
+            use matrices = torch.randn(3L, 5L, 5L, dtype = torch.float64)
+            use scores = Batched.ofInBatch matrices
+            for r in 0L .. 2L do
+                use expected = Scores.ofInBatch matrices[r]
+                Expect.equal ((scores[r] - expected).abs().max().item<float> ()) 0.0 $"run {r}'s layout"
+            use values = Batched.eachRun (fun _ s -> Baselines.donskerVaradhan s) scores
+            for r in 0L .. 2L do
+                use expected = Baselines.donskerVaradhan scores[r]
+                Expect.equal ((values[r] - expected).abs().max().item<float> ()) 0.0 $"run {r}'s DV: its own partition term"
+            // perRun would share the partition term across the runs' rows: a different number.
+            use mixed = Batched.perRun Baselines.donskerVaradhan scores
+            Expect.isFalse (mixed.allclose values) "DV is not row-wise"
+            Expect.throwsT<ArgumentException> (fun () -> Batched.eachRun (fun _ s -> s) scores |> ignore) "a bound must return one value per example"
+        }
+
+        test "trainWhile stops when observe says so, and train runs every step" {
+            use network = Batched.mlp 2 3 [] 1
+            use x = torch.randn(2L, 4L, 3L)
+            let seen = ResizeArray<int>()
+            let steps = Batched.trainWhile (network.parameters ()) 0.01 50 (fun _ -> network.forward(x).mean([| 1L; 2L |])) (fun step _ -> seen.Add step; step < 7)
+            Expect.equal steps 7 "stopped after the step observe refused"
+            Expect.equal (List.ofSeq seen) [ 1..7 ] "observed every step"
+            let count = ref 0
+            Batched.train (network.parameters ()) 0.01 5 (fun _ -> network.forward(x).mean([| 1L; 2L |])) (fun _ _ -> count.Value <- count.Value + 1)
+            Expect.equal count.Value 5 "train runs all its steps"
+        }
+
         test "a batch of runs of different shapes, or an empty one, is refused naming the batch" {
             let refuse (batch: RunSettings list) =
                 Expect.throwsC (fun () -> Figure2.runBatch batch (fun _ _ -> ()) |> ignore) (fun e ->
