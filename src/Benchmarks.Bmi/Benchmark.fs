@@ -160,7 +160,6 @@ module Benchmark =
         let runs = SortedDictionary<int, BenchmarkRun>()
         let record (index: int) (run: BenchmarkRun) =
             runs[index] <- run
-            write o (List.ofSeq runs.Values) clock.Elapsed.TotalSeconds false
             let elapsed = clock.Elapsed
             let remaining = TimeSpan.FromSeconds(elapsed.TotalSeconds / float runs.Count * float (total - runs.Count))
             o.Progress { Done = runs.Count; Total = total; Run = run; Elapsed = elapsed; Remaining = remaining }
@@ -187,6 +186,8 @@ module Benchmark =
                 with :? ArgumentException | :? ArithmeticException as e -> keys |> List.map (fun _ -> Error e)
             let seconds = started.Elapsed.TotalSeconds / float keys.Length
             List.iter2 (fun (key, index) result -> record index (outcome key seconds result)) keys results
+            // A group's runs end together: results.csv is rewritten once for them, not once per run.
+            write o (List.ofSeq runs.Values) clock.Elapsed.TotalSeconds false
         // A run's place in the plan: task, then seed, then method.
         let place (task: int) (seed: int) (methods: int) (method: int) = (task * o.Seeds.Length + seed) * methods + method
         for _, group in List.indexed miTasks |> List.groupBy (fun (_, t) -> t.DimX, t.DimY) do
