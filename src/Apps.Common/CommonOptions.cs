@@ -39,9 +39,17 @@ public static class CommonOptions
         return option;
     }
 
-    /// <summary><c>--threads N</c>: CPU threads for libtorch's operators; 0 (the default) leaves libtorch's choice.</summary>
-    public static Option<int> Threads() => AtLeast(
-        new Option<int>("--threads") { Description = "CPU threads for libtorch's operators; 0 = libtorch's choice (one per core).", HelpName = "N", DefaultValueFactory = _ => 0 },
+    /// <summary>
+    /// <c>--threads N</c>: CPU threads for libtorch's operators; 0 leaves libtorch's choice. That is the default unless an
+    /// app has a reason for another, which <paramref name="why"/> then gives in the help.
+    /// </summary>
+    public static Option<int> Threads(int @default = 0, string? why = null) => AtLeast(
+        new Option<int>("--threads")
+        {
+            Description = "CPU threads for libtorch's operators; 0 = libtorch's choice (one per core)." + (why is null ? "" : $" Default {@default}: {why}"),
+            HelpName = "N",
+            DefaultValueFactory = _ => @default,
+        },
         0, "0 (libtorch's choice) or more");
 
     /// <summary><c>--seed N</c>: the run's seed; <paramref name="seeds"/> says what it seeds.</summary>

@@ -3,6 +3,8 @@ namespace Decomp.Benchmarks
 open System
 open System.Globalization
 open System.Text
+open CsvHelper.Configuration.Attributes
+open Decomp.Apps
 
 /// One estimate: a method on a task's sample of one seed.
 type BenchmarkRun =
@@ -17,6 +19,10 @@ type BenchmarkRun =
       Method: string
       Seed: int
       Samples: int
+      /// The most training steps the run was allowed (its protocol; `Steps` is what it took).
+      MaxSteps: int
+      /// The critic's architecture ("separable" or "joint"; conditional runs always use separable encoders).
+      Critic: string
       /// The true MI or conditional MI in nats.
       Truth: float
       Estimate: float
@@ -29,6 +35,34 @@ type BenchmarkRun =
       Warnings: string list
       /// Why the estimate failed (its numbers are then NaN), e.g. a bound that overflowed in training.
       Error: string option }
+
+/// A row of results.csv: one run, as `CsvRecordFile` writes it (the apps' CSV dialect, numbers that read back bit for
+/// bit, and a checksum column last). `Report.rowOf` and `Report.runOf` convert.
+[<CLIMutable>]
+type ResultRow =
+    { [<Name "task">] Task: string
+      [<Name "kind">] Kind: string
+      [<Name "dim_x">] DimX: int
+      [<Name "dim_y">] DimY: int
+      [<Name "dim_z">] DimZ: int
+      [<Name "method">] Method: string
+      [<Name "seed">] Seed: int
+      [<Name "samples">] Samples: int
+      [<Name "max_steps">] MaxSteps: int
+      [<Name "critic">] Critic: string
+      [<Name "truth">] Truth: float
+      [<Name "estimate">] Estimate: float
+      [<Name "standard_error">] StandardError: float
+      [<Name "lower">] Lower: float
+      [<Name "upper">] Upper: float
+      [<Name "steps">] Steps: int
+      [<Name "best_step">] BestStep: int
+      /// A timing, not a result: hundredths are enough.
+      [<Name "seconds"; Rounded 2>] Seconds: float
+      /// The run's warnings joined by " | ".
+      [<Name "warnings">] Warnings: string
+      /// Empty when the run did not fail.
+      [<Name "error">] Error: string }
 
 /// The runs of one task and method summarised over seeds.
 type BenchmarkCell =
@@ -49,7 +83,9 @@ type BenchmarkCell =
 /// The benchmark's files: every run as CSV, the mean ± sd table as Markdown, the heatmap of estimate / truth as PNG.
 module Report =
 
-    let private invariant (v: float) = v.ToString("R", CultureInfo.InvariantCulture)
+    /// What joins a run's warnings in its row.
+    [<Literal>]
+    let WarningSeparator = " | "
 
     /// The share of the truth within which an estimate counts as right.
     [<Literal>]
@@ -82,53 +118,42 @@ module Report =
         |> List.groupBy _.Method
         |> List.map (fun (method, cs) -> method, (cs |> List.filter _.WithinTenPercent |> List.length), cs.Length)
 
-    let private csvField (s: string) =
-        if s.IndexOfAny([| ','; '"'; '\n' |]) >= 0 then "\"" + s.Replace("\"", "\"\"") + "\"" else s
+    /// The row of results.csv that records `run`.
+    let rowOf (run: BenchmarkRun) : ResultRow =
+        { Task = run.Task; Kind = run.Kind; DimX = run.DimX; DimY = run.DimY; DimZ = run.DimZ; Method = run.Method; Seed = run.Seed
+          Samples = run.Samples; MaxSteps = run.MaxSteps; Critic = run.Critic; Truth = run.Truth; Estimate = run.Estimate
+          StandardError = run.StandardError; Lower = run.Lower; Upper = run.Upper; Steps = run.Steps; BestStep = run.BestStep
+          Seconds = run.Seconds; Warnings = String.Join(WarningSeparator, run.Warnings); Error = defaultArg run.Error "" }
 
-    /// The header and one line per run.
-    let csvLines (runs: BenchmarkRun list) =
-        "task,kind,dim_x,dim_y,dim_z,method,seed,samples,truth,estimate,standard_error,lower,upper,steps,best_step,seconds,warnings,error"
-        :: [ for r in runs ->
-                 [ csvField r.Task; r.Kind; string r.DimX; string r.DimY; string r.DimZ; r.Method; string r.Seed; string r.Samples
-                   invariant r.Truth; invariant r.Estimate; invariant r.StandardError; invariant r.Lower; invariant r.Upper
-                   string r.Steps; string r.BestStep; r.Seconds.ToString("F2", CultureInfo.InvariantCulture)
-                   csvField (String.Join(" | ", r.Warnings)); csvField (defaultArg r.Error "") ]
-                 |> String.concat "," ]
+    /// The run a row of results.csv records.
+    let runOf (row: ResultRow) : BenchmarkRun =
+        let text (s: string) = if isNull s then "" else s
+        { Task = row.Task; Kind = row.Kind; DimX = row.DimX; DimY = row.DimY; DimZ = row.DimZ; Method = row.Method; Seed = row.Seed
+          Samples = row.Samples; MaxSteps = row.MaxSteps; Critic = row.Critic; Truth = row.Truth; Estimate = row.Estimate
+          StandardError = row.StandardError; Lower = row.Lower; Upper = row.Upper; Steps = row.Steps; BestStep = row.BestStep
+          Seconds = row.Seconds
+          Warnings = (if text row.Warnings = "" then [] else row.Warnings.Split(WarningSeparator) |> List.ofArray)
+          Error = (if text row.Error = "" then None else Some row.Error) }
 
-    /// The fields of one CSV line (RFC 4180 quoting, as `csvLines` writes it).
-    let private csvFields (line: string) =
-        let fields = ResizeArray<string>()
-        let field = StringBuilder()
-        let mutable quoted = false
-        let mutable i = 0
-        while i < line.Length do
-            let c = line[i]
-            if quoted then
-                if c = '"' && i + 1 < line.Length && line[i + 1] = '"' then
-                    field.Append('"') |> ignore
-                    i <- i + 1
-                elif c = '"' then quoted <- false
-                else field.Append(c) |> ignore
-            elif c = '"' then quoted <- true
-            elif c = ',' then
-                fields.Add(field.ToString())
-                field.Clear() |> ignore
-            else field.Append(c) |> ignore
-            i <- i + 1
-        fields.Add(field.ToString())
-        fields.ToArray()
+    /// Replaces results.csv at `path` by `runs`, atomically, one checksummed row per run (`CsvRecordFile.Write`).
+    let save (path: string) (runs: BenchmarkRun seq) = CsvRecordFile.Write(path, runs |> Seq.map rowOf)
 
-    /// The runs of a results.csv written by `csvLines` (to merge runs made apart, or to redraw the report).
-    let ofCsvLines (lines: string seq) : BenchmarkRun list =
-        let parse (s: string) = Double.Parse(s, CultureInfo.InvariantCulture)
-        [ for line in Seq.skip 1 lines do
-              if not (String.IsNullOrWhiteSpace line) then
-                  let f = csvFields line
-                  { Task = f[0]; Kind = f[1]; DimX = int f[2]; DimY = int f[3]; DimZ = int f[4]; Method = f[5]; Seed = int f[6]
-                    Samples = int f[7]; Truth = parse f[8]; Estimate = parse f[9]; StandardError = parse f[10]; Lower = parse f[11]
-                    Upper = parse f[12]; Steps = int f[13]; BestStep = int f[14]; Seconds = parse f[15]
-                    Warnings = (if f[16] = "" then [] else f[16].Split(" | ") |> List.ofArray)
-                    Error = (if f.Length > 17 && f[17] <> "" then Some f[17] else None) } ]
+    /// The runs of the results.csv at `path`, in file order, every row verified (to resume, merge runs made apart, or
+    /// redraw the report). Raises BadInputException, naming the file and the line, for a row that is cut, edited or
+    /// not a run, for a file of an earlier version (without the checksum column), and for a run recorded twice (one of
+    /// the two rows would have to be ignored without knowing which is right).
+    let load (path: string) : BenchmarkRun list =
+        let lines = CsvRecordFile.Read<ResultRow> path |> List.ofSeq
+        let identity (r: ResultRow) = r.Task, r.Method, r.Seed, r.Samples, r.MaxSteps, r.Critic
+        lines
+        |> List.fold
+            (fun (seen: Map<_, int>) line ->
+                match seen.TryFind(identity line.Record) with
+                | Some first -> raise (CsvRecordFile.Invalid(path, line.Line, $"it records the same run as line {first}"))
+                | None -> seen.Add(identity line.Record, line.Line))
+            Map.empty
+        |> ignore
+        lines |> List.map (fun line -> runOf line.Record)
 
     let private f2 (v: float) = v.ToString("F2", CultureInfo.InvariantCulture)
 

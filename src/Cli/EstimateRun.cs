@@ -29,19 +29,7 @@ internal static class EstimateRun
             if (variable.Rows != first.Rows)
                 throw new BadInputException($"--{name} {variable.Selection} has {variable.Rows} rows but --{firstName} {first.Selection} has {first.Rows}; each row must be one sample of every variable.");
 
-        torch.Device? device = null;
-        if (options.Device != "auto")
-        {
-            try
-            {
-                device = Devices.Parse(options.Device);
-            }
-            catch (InvalidOperationException e)
-            {
-                throw new BadInputException($"--device {options.Device}: {e.Message}", e);
-            }
-        }
-        Devices.EnsureNativesLoaded();
+        var device = DeviceChoice.Resolve(options.Device);
         if (options.Threads > 0) torch.set_num_threads(options.Threads);
         var deviceName = Devices.Describe(device ?? Devices.Current);
 

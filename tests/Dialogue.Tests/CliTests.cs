@@ -43,9 +43,19 @@ public class CliTests
     public void GivenListsOnlyWhatTheCommandLineNames()
     {
         var train = new TrainCommand((_, _) => 0);
-        var parse = train.Command.Parse(["--batch-size", "4", "--out", "x", "--resume", "--lr", "0.01"]);
+        var parse = train.Command.Parse(["--batch-size", "4", "--output", "x", "--resume", "--lr", "0.01"]);
 
         Assert.Equal(new HashSet<string> { "BatchSize", "OutputDirectory", "Resume", "LearningRate" }, train.Given(parse));
+    }
+
+    [Fact]
+    public void TheOlderOutSpellingIsGoneAndSaysSo()
+    {
+        var train = new TrainCommand((_, _) => 0);
+        var parse = train.Command.Parse(["--out", "x"]);
+
+        Assert.NotEmpty(parse.Errors);
+        Assert.Contains(parse.Errors, e => e.Message.Contains("--out"));
     }
 
     [Fact]

@@ -117,24 +117,62 @@ internal static class CommandLineApp
 
     private static Command BenchmarkCommand(TextWriter output, TextWriter error)
     {
+        var d = new BenchmarkSettings();
         var tasks = new Option<string[]>("--tasks")
         {
             Description = "Task ids or patterns with '*' (e.g. 'multinormal-*'), comma-separated; every task when left out.",
             HelpName = "ID|PATTERN,...",
             CustomParser = r => r.Tokens.SelectMany(t => t.Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray(),
         };
-        var seeds = Positive("--seeds", "Seeds per task and estimator (0, 1, ...); each draws its own sample of 5,000 rows and trains afresh.", 5);
-        var maxSteps = Positive("--max-steps", "The most training steps per estimate.", new EstimationOptions().MaxSteps);
+        var seeds = Positive("--seeds", "Seeds per task and estimator (--seed, --seed + 1, ...); each draws its own sample of 5,000 rows and trains afresh.", d.Seeds);
+        var seed = new Option<int>("--seed") { Description = $"The first seed: of each task's sample and of its estimators' training (split, initialisation, batches). [default: {d.Seed}]", HelpName = "N" };
+        var maxSteps = Positive("--max-steps", "The most training steps per estimate.", d.MaxSteps);
         var noConditional = new Option<bool>("--no-conditional") { Description = "Leave out the conditional tasks (closed-form I(X; Y | Z), both routes)." };
         var quick = new Option<bool>("--quick") { Description = "The CI subset: 4 tasks, 1 seed, at most 150 steps (about half a minute)." };
-        var outputFolder = CommonOptions.Output("results.csv (every run), results.md (mean ± sd per task and estimator) and heatmap.png. Default: decomp-benchmark.");
+        var device = CommonOptions.Device();
+        var threads = CommonOptions.Threads(d.Threads, "the critics are small, and one thread per process wastes little while it avoids OpenMP threads spinning for a core on a shared machine.");
+        var resume = CommonOptions.Resume();
+        var outputFolder = CommonOptions.Output($"results.csv (every run, a checksum per row), results.md (mean ± sd per task and estimator), heatmap.png and benchmark.json (the settings, for --resume). Default: {d.Output}.");
         var command = new Command("benchmark", "Run bmi's 40-task benchmark (and conditional tasks of our own) through every estimator, with bmi's protocol.")
         {
-            tasks, seeds, maxSteps, noConditional, quick, outputFolder,
+            tasks, seeds, seed, maxSteps, noConditional, quick, device, threads, resume, outputFolder,
         };
-        command.SetAction(r => BenchmarkRun.Execute(
-            new BenchmarkRequest(r.GetValue(tasks) ?? [], r.GetValue(seeds), r.GetValue(maxSteps), !r.GetValue(noConditional), r.GetValue(quick), r.GetValue(outputFolder) ?? "decomp-benchmark"),
-            output, error));
+        // Which setting each option sets, for --resume: the given ones are checked against the saved settings.
+        var bound = new (string Property, Option Option)[]
+        {
+            (nameof(BenchmarkSettings.Tasks), tasks), (nameof(BenchmarkSettings.Seeds), seeds), (nameof(BenchmarkSettings.Seed), seed),
+            (nameof(BenchmarkSettings.MaxSteps), maxSteps), (nameof(BenchmarkSettings.Conditional), noConditional), (nameof(BenchmarkSettings.Quick), quick),
+            (nameof(BenchmarkSettings.Device), device), (nameof(BenchmarkSettings.Threads), threads), (nameof(BenchmarkSettings.Output), outputFolder),
+        };
+        command.SetAction(r =>
+        {
+            var settings = new BenchmarkSettings
+            {
+                Tasks = r.GetValue(tasks) ?? [],
+                Seeds = r.GetValue(seeds),
+                Seed = r.GetValue(seed),
+                MaxSteps = r.GetValue(maxSteps),
+                Conditional = !r.GetValue(noConditional),
+                Quick = r.GetValue(quick),
+                Device = r.GetValue(device) ?? "auto",
+                Threads = r.GetValue(threads),
+                Resume = r.GetValue(resume),
+                Output = r.GetValue(outputFolder) ?? d.Output,
+            };
+            var given = bound.Where(b => r.GetResult(b.Option) is { Implicit: false }).Select(b => b.Property).ToHashSet();
+            string FlagOf(string property) => bound.Single(b => b.Property == property).Option.Name;
+            using var interruption = new Interruption();
+            try
+            {
+                return BenchmarkRun.Execute(settings, given, FlagOf, output, error, interruption.Token);
+            }
+            catch (OperationCanceledException) when (interruption.Requested)
+            {
+                error.WriteLine($"stopped by {interruption.Signal}; every finished group of runs is in {Path.Combine(settings.Output, "results.csv")}: "
+                                + "run the same command with --resume to continue.");
+                return ExitCodes.Interrupted;
+            }
+        });
         return command;
     }
 

@@ -75,8 +75,6 @@ internal sealed class TrainCommand
     public TrainCommand(Func<TrainingOptions, IReadOnlySet<string>, int> run)
     {
         Command = new Command("train", "Train a GPT-2 on dialogues with one method, validate, and evaluate the best weights on the test split.");
-        // --out was this app's spelling before the apps shared one; it still works.
-        _out.Aliases.Add("--out");
         foreach (var option in new Option[]
                  {
                      _data, _dataDir, _wowSplit, _corpusDialogues, _corpusSeed, _maxDialogues, _vocabulary, _tokenizerDir, _splits, _maxPastTokens, _maxFutureTokens,
