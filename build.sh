@@ -2,7 +2,8 @@
 # Decomp's one entry point for a fresh machine (see README):
 #   ./build.sh test [--quick]        build everything and run every test suite; ends with "N passed, N failed"
 #   ./build.sh test-distributed      build and run only the multi-rank suites (under mpirun, 2 ranks); same last line
-#   ./build.sh figure2 [options]     the main job: the paper's synthetic experiment (Figure 2); --help for options
+#   ./build.sh figure2 [options]     the main job: the paper's synthetic experiment (Figure 2) in out/figure2; --resume
+#                                    continues the sweep there, --fresh computes it again; --help for options
 #   ./build.sh bench-figure2 [options]  Figure 2's speed: this tree against commit 415ff9a (interleaved, best of two),
 #                                    then GFLOP/s against this machine's sgemm peak and the projected --full time
 #   ./build.sh estimate [options]    the decomp tool: MI or conditional MI from CSV/TSV, .npy or Parquet files; --help

@@ -23,6 +23,7 @@ type Arguments =
     | [<AltCommandLine("-o")>] Output of folder: string
     | Threads of count: int
     | Full
+    | Resume
     | Fresh
     | Bench
 
@@ -45,10 +46,13 @@ type Arguments =
             | Threads _ -> "CPU threads for libtorch's operators; 0 = libtorch's choice (one per core; the default)."
             | Full -> "the paper-sized sweep: MI 5,10,15,20, 5 seeds, 5000 steps (about 3 hours on 2 shared CPU cores, see --bench; explicit options still win)."
             | Bench -> "measure instead of sweeping: this machine's sgemm peak, GFLOP/s per estimator and K against it, where a step's time goes, and the projected time of --full (writes nothing)."
-            | Fresh -> "start over: compute every run of this sweep again, replacing its recorded rows (by default a re-run resumes; rows of other settings are kept either way)."
+            | Resume ->
+                "continue the sweep in --output from its checkpoint, runs.csv; it ends as an uninterrupted sweep would. A run is its row there, keyed by every setting that "
+                + "changes a result: this sweep's recorded runs are reused, the rest trained. No runs.csv there is an error; without --resume (or --fresh) a folder that holds one is refused."
+            | Fresh -> "start over: compute every run of this sweep again, replacing its recorded rows (rows of other settings are kept); allowed on a folder that holds a run, not with --resume."
 
 /// What the command line asks for, validated.
-type Request = { Sweep: SweepSettings; Output: string; Fresh: bool; Threads: int option; Bench: bool }
+type Request = { Sweep: SweepSettings; Output: string; Resume: bool; Fresh: bool; Threads: int option; Bench: bool }
 
 /// Turns the command line into a request, or a one-line error.
 module Cli =
@@ -82,6 +86,13 @@ module Cli =
         with e ->
             Error $"--output: cannot write to '{folder}': {e.Message}"
 
+    /// `--resume` on a folder that does not exist is refused here, before `checkWritable` makes it; the sweep checks a
+    /// folder that exists once it owns it (`RunStore.RunsPathIn` there, the sweep's checkpoint).
+    let private checkResumable (resume: bool) (folder: string) =
+        if resume && not (Directory.Exists folder) then
+            Error(Decomp.Apps.CommandLineHost.Describe(Decomp.Apps.ResumePolicy.NoCheckpoint(RunStore.RunsPathIn folder)))
+        else Ok()
+
     let private resultOf (f: unit -> 'a) =
         try Ok(f ()) with e -> Error e.Message
 
@@ -98,7 +109,10 @@ module Cli =
               (if results.Contains Learning_Rate && not (results.GetResult Learning_Rate > 0.0) then Some "--learning-rate must be > 0" else None)
               (if results.Contains Conditional_Examples && results.GetResult Conditional_Examples < 1 then Some "--conditional-examples must be >= 1" else None)
               (if results.Contains Evaluation_Batches && results.GetResult Evaluation_Batches < 2 then Some "--evaluation-batches must be >= 2" else None)
-              (if results.Contains Threads && results.GetResult Threads < 0 then Some "--threads must be 0 (libtorch's choice) or more" else None) ]
+              (if results.Contains Threads && results.GetResult Threads < 0 then Some "--threads must be 0 (libtorch's choice) or more" else None)
+              (if results.Contains Fresh && results.Contains Resume then
+                   Some "--fresh and --resume contradict each other: --fresh computes this sweep's runs again, --resume reuses the recorded ones; pass one"
+               else None) ]
             |> List.choose id
         match checks with
         | first :: _ -> Error first
@@ -135,7 +149,9 @@ module Cli =
                         Error $"--k: InfoNCE_S uses K/2 candidates per term, so K must be even and >= 4; got {bad} (or leave infonce-s out of --estimators)"
                     | _ ->
                         let output = results.GetResult(Output, defaultValue = Path.Combine("out", "figure2"))
-                        match checkWritable output with
+                        // --bench writes nothing, so it has no run to continue: it ignores --resume (and --fresh).
+                        let resume = results.Contains Resume && not (results.Contains Bench)
+                        match checkResumable resume output |> Result.bind (fun () -> checkWritable output) with
                         | Error m -> Error m
                         | Ok() ->
                             let device =
@@ -162,6 +178,7 @@ module Cli =
                                         ConditionalExamples = results.GetResult(Conditional_Examples, defaultValue = d.ConditionalExamples)
                                         EvaluationBatches = results.GetResult(Evaluation_Batches, defaultValue = d.EvaluationBatches) }
                                   Output = output
+                                  Resume = resume
                                   Fresh = results.Contains Fresh
                                   Bench = results.Contains Bench
                                   Threads = results.TryGetResult Threads |> Option.filter (fun t -> t > 0) })

@@ -11,19 +11,30 @@ open Decomp.Runtime
 /// The apps' one duration format (m:ss, or h:mm:ss from an hour).
 let private clock (seconds: float) = Decomp.Apps.Durations.Format seconds
 
+/// The apps' one rule for --resume (`ResumePolicy`), with runs.csv as the sweep's checkpoint: a run is finished once its
+/// row is there. curves.csv alone does not count: it is written before runs.csv, so without it the folder holds curves
+/// of runs that never finished, which any sweep computes again and whose points it replaces. `--fresh` on a folder that
+/// holds a run says what to do with its rows, so it needs no --resume. Raises ArgumentException (exit code 2).
+let private checkResumeRule (request: Request) (runsPath: string) =
+    match request.Resume, File.Exists runsPath with
+    | true, false -> raise (ResumePolicy.NoCheckpoint runsPath)
+    | false, true when not request.Fresh -> raise (ResumePolicy.AlreadyHoldsRun runsPath)
+    | _ -> ()
+
 /// Runs the sweep batch by batch (`Sweep.batches`: the runs of one estimator and K train together as one network),
 /// writing every finished batch's runs to disk before the next starts, and reports progress with an ETA (`ConsoleProgress`:
 /// a bar on a terminal, a line every 10 s and after each batch otherwise) and a line per finished run. A first Ctrl+C
 /// or SIGTERM abandons the batch in hand (its steps are checked between training steps) and raises
-/// OperationCanceledException: the finished runs are on disk, and the same command resumes after them. Batches are cut
-/// from the whole plan and written in one piece, so a resumed sweep trains exactly the batches an uninterrupted one
-/// would (the same numbers, bit for bit). A run recorded by another sweep leaves its batch smaller; the others then
+/// OperationCanceledException: the finished runs are on disk, and the same command with --resume continues after them.
+/// Batches are cut from the whole plan and written in one piece, so a resumed sweep trains exactly the batches an
+/// uninterrupted one would (the same numbers, bit for bit). A run recorded by another sweep leaves its batch smaller; the others then
 /// get the numbers they get alone up to float rounding (each run draws from its own generator, and the batched
 /// products equal the per-run ones to rounding: the equivalence test in tests/Experiments.Tests).
 let private sweep (interruption: Interruption) (request: Request) =
     let s = request.Sweep
     // One process per folder: a second one would train the same runs again and overwrite this one's records.
     use folder = RunFolder.Acquire request.Output
+    checkResumeRule request (RunStore.RunsPathIn folder.Path)
     // Every record is read and verified here, so a damaged file is refused before any training.
     let store = RunStore.Open folder.Path
     let plan = Sweep.plan s
@@ -44,7 +55,7 @@ let private sweep (interruption: Interruption) (request: Request) =
     let mutable spentCost = 0.0
     let started = Stopwatch.StartNew()
     // Runs of one shape train together as one batched network; a batch is written to disk as soon as it ends, so an
-    // interruption loses at most the batch in hand, and the same command trains it again.
+    // interruption loses at most the batch in hand, and the same command with --resume trains it again.
     let mutable finished = done'.Length
     // Batches are cut from the whole plan, then emptied of recorded runs: a batch is written in one piece, so a sweep
     // resumed after an interruption trains exactly the batches the uninterrupted sweep would have.
@@ -92,6 +103,16 @@ let private sweep (interruption: Interruption) (request: Request) =
     printfn "Sweep time %s (this invocation). Wrote runs.csv, curves.csv, summary.md and %s in %s" (clock started.Elapsed.TotalSeconds) (Path.GetFileName figure) folder.Path
     printfn "SWEEP_SECONDS %.2f" started.Elapsed.TotalSeconds
 
+/// What a stopped sweep tells its user to run next: --resume needs a recorded run, and excludes --fresh.
+let private stopped (signal: System.Runtime.InteropServices.PosixSignal) (request: Request) =
+    let saved = $"stopped by {signal}; the finished runs are saved in {request.Output}"
+    if not (File.Exists(RunStore.RunsPathIn request.Output)) then
+        $"stopped by {signal} before any run finished, so {request.Output} holds none: run the same command to start again."
+    elif request.Fresh then
+        $"{saved}: run the same command to compute this sweep's runs again, or pass --resume instead of --fresh to keep the recorded ones."
+    else
+        $"{saved}: run the same command with --resume to continue."
+
 /// Reports `message` as one line on stderr and returns `code`.
 let private fail (code: int) (message: string) =
     eprintfn "decomp-figure2: %s" (message.ReplaceLineEndings(" ").Trim())
@@ -129,7 +150,9 @@ let main argv =
                 ExitCodes.Success
             with
             | :? OperationCanceledException when interruption.Requested ->
-                fail ExitCodes.Interrupted $"stopped by {interruption.Signal.Value}; the finished runs are saved in {request.Output}: run the same command again to resume."
+                fail ExitCodes.Interrupted (stopped interruption.Signal.Value request)
             | :? BadInputException as e -> fail ExitCodes.BadInput e.Message
+            // ResumePolicy's refusals, as in every app (`CommandLineHost.ExitCodeOf`), without .NET's "(Parameter ...)".
+            | :? ArgumentException as e -> fail ExitCodes.BadInput (CommandLineHost.Describe e)
             | :? RunFolderInUseException as e -> fail ExitCodes.BadInput e.Message
             | e -> fail ExitCodes.Failure e.Message

@@ -86,12 +86,15 @@ type RunStore private (runsPath: string, curvesPath: string, runs: ResizeArray<R
     /// nothing worth keeping.
     static let legacyTemporaries = [ "runs.csv.tmp"; "curves.csv.tmp"; "summary.md.tmp"; "figure2.png.tmp.png" ]
 
+    /// The path of runs.csv in `folder`: the sweep's checkpoint, since a run is finished once its row is there.
+    static member RunsPathIn(folder: string) = Path.Combine(folder, "runs.csv")
+
     /// Opens the records of `folder` (which its caller owns, see `RunFolder`).
     /// Raises BadInputException, naming the file and the line, for a damaged or foreign file.
     static member Open(folder: string) =
         for name in legacyTemporaries do
             File.Delete(Path.Combine(folder, name))
-        let runsPath = Path.Combine(folder, "runs.csv")
+        let runsPath = RunStore.RunsPathIn folder
         let curvesPath = Path.Combine(folder, "curves.csv")
         // In file order, so that rewriting the file keeps it.
         let runs = if File.Exists runsPath then ResizeArray(Records.readRuns runsPath) else ResizeArray()

@@ -28,6 +28,9 @@ let private tinySweep =
     [ "--mi"; "2"; "-k"; "4,8"; "-e"; "infonce"; "--seeds"; "1"; "--steps"; "4"; "--dimensions"; "2"; "--width"; "4"
       "--evaluation-batches"; "2"; "--threads"; "1"; "--device"; "cpu" ]
 
+/// `sweep` continuing the run in its folder: without --resume, a folder that holds a run is refused.
+let private resuming (sweep: string list) = sweep @ [ "--resume" ]
+
 /// `sweep` with one option's value replaced (or added).
 let private withOption (name: string) (value: string) (sweep: string list) =
     match List.tryFindIndex ((=) name) sweep with
@@ -136,13 +139,13 @@ let private leftovers (folder: string) =
 [<Tests>]
 let tests =
     testList "Figure 2 under faults" [
-        testList "a damaged runs.csv is refused before any training, in one line naming the file and the line" [
+        testList "on --resume, a damaged runs.csv is refused before any training, in one line naming the file and the line" [
             test "a row cut short: the last field gone (16 of 17 fields in the old format)" {
                 withFinishedCopy (fun folder ->
                     let runs = Path.Combine(folder, "runs.csv")
                     damageLastRow runs (fun row -> row.Substring(0, row.LastIndexOf ',') + "\n")
                     let before = snapshot folder
-                    runApp folder tinySweep |> expectRefused folder "runs.csv" 3 before)
+                    runApp folder (resuming tinySweep) |> expectRefused folder "runs.csv" 3 before)
             }
 
             test "a row cut in the middle of its estimate (…,-0.00 for -0.0082546…)" {
@@ -154,14 +157,14 @@ let tests =
                         let start = (fields |> Array.take columns["estimate"] |> Array.sumBy (fun f -> f.Length + 1))
                         row.Substring(0, start + 4))
                     let before = snapshot folder
-                    runApp folder tinySweep |> expectRefused folder "runs.csv" 3 before)
+                    runApp folder (resuming tinySweep) |> expectRefused folder "runs.csv" 3 before)
             }
 
             test "a line of garbage" {
                 withFinishedCopy (fun folder ->
                     File.AppendAllText(Path.Combine(folder, "runs.csv"), "garbage\n")
                     let before = snapshot folder
-                    runApp folder tinySweep |> expectRefused folder "runs.csv" 4 before)
+                    runApp folder (resuming tinySweep) |> expectRefused folder "runs.csv" 4 before)
             }
 
             test "a block of zero bytes over a row (what a power cut can leave)" {
@@ -172,7 +175,7 @@ let tests =
                     Array.fill bytes (second + 3) 40 0uy
                     File.WriteAllBytes(runs, bytes)
                     let before = snapshot folder
-                    runApp folder tinySweep |> expectRefused folder "runs.csv" 2 before)
+                    runApp folder (resuming tinySweep) |> expectRefused folder "runs.csv" 2 before)
             }
 
             test "'abc' for an estimate, with another run still to train" {
@@ -183,14 +186,14 @@ let tests =
                     fields[columns["estimate"]] <- "abc"
                     File.WriteAllLines(runs, [ lines[0]; String.Join(",", fields) ])
                     let before = snapshot folder
-                    runApp folder tinySweep |> expectRefused folder "runs.csv" 2 before)
+                    runApp folder (resuming tinySweep) |> expectRefused folder "runs.csv" 2 before)
             }
 
             test "an empty file" {
                 withFinishedCopy (fun folder ->
                     File.WriteAllText(Path.Combine(folder, "runs.csv"), "")
                     let before = snapshot folder
-                    runApp folder tinySweep |> expectRefused folder "runs.csv" 1 before)
+                    runApp folder (resuming tinySweep) |> expectRefused folder "runs.csv" 1 before)
             }
 
             test "a runs.csv of the format before per-row checksums, which cannot be verified" {
@@ -200,7 +203,7 @@ let tests =
                         [ "true_mi,k,estimator,seed,steps,dimensions,width,learning_rate,conditional_examples,evaluation_batches,device,estimate,standard_error,cap,first_view_mi,conditional_mi,seconds"
                           "2,4,InfoNCE,1,4,2,4,0.0005,64,2,CPU,-0.042489469051361084,0.026476204395294186,1.3862943611198906,0.3768917980645113,1.6231082019354885,0.09" ])
                     let before = snapshot folder
-                    let outcome = runApp folder tinySweep
+                    let outcome = runApp folder (resuming tinySweep)
                     expectRefused folder "runs.csv" 1 before outcome
                     Expect.stringContains outcome.Error "checksum" "the message says what is missing")
             }
@@ -210,7 +213,7 @@ let tests =
                     damageLastRow (Path.Combine(folder, "curves.csv")) (fun row -> row.Substring(0, row.Length / 2))
                     let before = snapshot folder
                     let lines, _ = csv (Path.Combine(folder, "curves.csv"))
-                    runApp folder tinySweep |> expectRefused folder "curves.csv" lines.Length before)
+                    runApp folder (resuming tinySweep) |> expectRefused folder "curves.csv" lines.Length before)
             }
         ]
 
@@ -234,7 +237,7 @@ let tests =
                 Expect.equal after.Code 0 $"the folder is free once its owner is gone: {after.Error}")
         }
 
-        test "SIGTERM stops the sweep in one line with exit code 130, keeping the finished runs; the same command resumes" {
+        test "SIGTERM stops the sweep in one line with exit code 130, keeping the finished runs; the same command with --resume continues" {
             let folder = newFolder ()
             // Three runs long enough (10,000 steps each) that the signal lands inside the second.
             let sweep = tinySweep |> withOption "-k" "4,8,16" |> withOption "--steps" "10000"
@@ -247,15 +250,16 @@ let tests =
             Expect.stringContains stopped.Error "stopped by SIGTERM; the finished runs are saved" "one line says what happened"
             Expect.equal (stopped.Error.Trim().Split('\n').Length) 1 "one line"
             Expect.isFalse (stopped.Out.Contains "[3/3]") "the sweep did not go on after the signal"
-            let resumed = runApp folder sweep
+            Expect.stringContains stopped.Error "run the same command with --resume to continue" "and what to run next"
+            let resumed = runApp folder (resuming sweep)
             Expect.equal resumed.Code 0 resumed.Error
             Expect.stringContains resumed.Out "already done" "the finished run is kept and not trained again"
         }
 
-        test "a changed sweep without --fresh keeps every earlier row; its summary uses only its own rows" {
+        test "a changed sweep with --resume (not --fresh) keeps every earlier row; its summary uses only its own rows" {
             withFinishedCopy (fun folder ->
                 let changed = tinySweep |> withOption "--steps" "5" |> withOption "-k" "8,16"
-                let outcome = runApp folder changed
+                let outcome = runApp folder (resuming changed)
                 Expect.equal outcome.Code 0 $"the changed sweep runs: {outcome.Error}"
                 let lines, columns = csv (Path.Combine(folder, "runs.csv"))
                 let rows = lines[1..] |> Array.map (fun l -> l.Split ',')
@@ -285,6 +289,7 @@ let tests =
                 Expect.equal (outcome.Error.Trim().Split('\n').Length) 1 $"one line on stderr: {outcome.Error}"
                 Expect.stringContains outcome.Error (Path.Combine(folder, "curves.csv")) "the error names the file it could not write"
                 Expect.isEmpty (leftovers folder) "no temporary file is left to take space"
+                Expect.isFalse (File.Exists(Path.Combine(folder, "runs.csv"))) "no run was recorded, so the folder holds none and needs no --resume"
                 let again = runApp folder sweep
                 Expect.equal again.Code 0 $"with space again, the same command finishes the sweep: {again.Error}")
         }
@@ -296,11 +301,97 @@ let tests =
                 waitFor "[1/2]" first
                 first.Process.Kill true
                 first.Process.WaitForExit()
-                let resumed = runApp folder sweep
+                let resumed = runApp folder (resuming sweep)
                 Expect.equal resumed.Code 0 $"the resumed sweep ends well: {resumed.Error}"
                 Expect.stringContains resumed.Out "already done" "and resumes"
                 Expect.isEmpty (leftovers folder) "no temporary file is left"
                 let lines, _ = csv (Path.Combine(folder, "runs.csv"))
                 Expect.equal lines.Length 3 "both runs are recorded once")
+        }
+    ]
+
+/// A refusal of the command line: exit code 2, one line on stderr naming the app, nothing trained, runs.csv and
+/// curves.csv as they were (`before`). Returns the line.
+let private expectUsageRefused (folder: string) (before: Map<string, byte[]>) (outcome: Outcome) =
+    Expect.equal outcome.Code 2 $"exit code 2 (bad input); stdout:\n{outcome.Out}\nstderr:\n{outcome.Error}"
+    let lines = outcome.Error.Trim().Split '\n'
+    Expect.equal lines.Length 1 $"one line on stderr: {outcome.Error}"
+    Expect.stringStarts lines[0] "decomp-figure2: " "the line names the app"
+    Expect.isFalse (lines[0].Contains "(Parameter") $"without .NET's parameter suffix: {lines[0]}"
+    Expect.isFalse (outcome.Out.Contains "nats (cap") $"no run was trained:\n{outcome.Out}"
+    let after = snapshot folder
+    Expect.sequenceEqual after.Keys before.Keys "no record file is made or removed"
+    for KeyValue(name, bytes) in before do
+        Expect.sequenceEqual after[name] bytes $"{name} is left byte for byte as it was"
+    lines[0]
+
+[<Tests>]
+let resumeRule =
+    testList "Figure 2 under the apps' --resume rule" [
+        test "without --resume, a folder that holds a run is refused before the plan, in one line naming --resume, whatever the sweep" {
+            withFinishedCopy (fun folder ->
+                let before = snapshot folder
+                for sweep in [ tinySweep; tinySweep |> withOption "--first-seed" "2" ] do
+                    let outcome = runApp folder sweep
+                    let line = expectUsageRefused folder before outcome
+                    Expect.stringContains line $"{folder} already holds a run (runs.csv)" "the line says why, naming the folder"
+                    Expect.stringContains line "pass --resume" "and what to pass"
+                    Expect.isFalse (outcome.Out.Contains "Figure 2 sweep") $"the refusal comes before the plan:\n{outcome.Out}")
+        }
+
+        test "--resume where the folder does not exist is refused in one line naming runs.csv, and makes no folder" {
+            withFolder (fun parent ->
+                let folder = Path.Combine(parent, "never-run")
+                let line = runApp folder (resuming tinySweep) |> expectUsageRefused folder Map.empty
+                Expect.stringContains line $"there is no checkpoint (runs.csv) in {folder}" "the line names the file and the folder"
+                Expect.isFalse (Directory.Exists folder) "the folder is not made")
+        }
+
+        test "--resume on an empty folder is refused in one line naming runs.csv" {
+            withFolder (fun folder ->
+                let line = runApp folder (resuming tinySweep) |> expectUsageRefused folder Map.empty
+                Expect.stringContains line $"there is no checkpoint (runs.csv) in {folder}" "the line names the file and the folder")
+        }
+
+        test "curves.csv alone records no finished run: --resume is refused there, and a plain start trains the sweep" {
+            withFolder (fun folder ->
+                File.Copy(Path.Combine(finished.Value, "curves.csv"), Path.Combine(folder, "curves.csv"))
+                let before = snapshot folder
+                let line = runApp folder (resuming tinySweep) |> expectUsageRefused folder before
+                Expect.stringContains line "there is no checkpoint (runs.csv)" "the line names runs.csv"
+                let started = runApp folder tinySweep
+                Expect.equal started.Code 0 $"a plain start runs: {started.Error}"
+                let lines, _ = csv (Path.Combine(folder, "runs.csv"))
+                Expect.equal lines.Length 3 "both runs are trained and recorded")
+        }
+
+        test "--fresh together with --resume is refused in one line naming both" {
+            withFinishedCopy (fun folder ->
+                let before = snapshot folder
+                let line = runApp folder (resuming tinySweep @ [ "--fresh" ]) |> expectUsageRefused folder before
+                Expect.stringContains line "--fresh and --resume" "the line names both flags")
+        }
+
+        test "--fresh on a folder that holds a run needs no --resume: it computes the sweep's runs again" {
+            withFinishedCopy (fun folder ->
+                let outcome = runApp folder (tinySweep @ [ "--fresh" ])
+                Expect.equal outcome.Code 0 $"--fresh runs: {outcome.Error}"
+                Expect.stringContains outcome.Out "--fresh: computing them all again" "and trains every run"
+                let lines, _ = csv (Path.Combine(folder, "runs.csv"))
+                Expect.equal lines.Length 3 "each run's row is replaced, not added")
+        }
+
+        test "SIGTERM before any run finished says so, and the same command without --resume starts the sweep" {
+            withFolder (fun folder ->
+                // 100,000 steps: the first run is far from done when the signal comes, which is checked every 2,000 steps.
+                let child = start dotnet ([ app ] @ (tinySweep |> withOption "--steps" "100000") @ [ "-o"; folder ]) []
+                waitFor "writing to" child
+                use kill = Process.Start("kill", [ "-TERM"; string child.Process.Id ])
+                kill.WaitForExit()
+                let stopped = finish 60 child
+                Expect.equal stopped.Code 130 $"exit code 130:\n{stopped.Error}"
+                Expect.stringContains stopped.Error $"stopped by SIGTERM before any run finished, so {folder} holds none: run the same command to start again" "one line says so"
+                let started = runApp folder tinySweep
+                Expect.equal started.Code 0 $"the folder holds no run, so a plain start runs: {started.Error}")
         }
     ]
