@@ -319,6 +319,33 @@ let private samplerTests =
             Expect.equal ((x1Alone[0] - x1Together[0]).abs().max().item<float> ()) 0.0 "run 0's draws are the same alone and stacked"
         }
 
+        test "large stacked draws (filled on several threads) are exactly each run's draws alone, whatever runs share the stack" {
+            // 3 x 20,000 x 3 numbers per run for the joint and 2 x 12,000 x 3 for p(y | x'): above the size from which
+            // the runs' slices are filled on parallel threads, which two threads make happen.
+            let threads = torch.get_num_threads ()
+            torch.set_num_threads 2
+            try
+                let create seed mi = use g = generator seed in Gaussian.create g 3 mi
+                let problems = [| create 41 2.0; create 42 6.0; create 43 4.0 |]
+                use stacked = Gaussian.stack problems torch.float32 torch.CPU
+                let generators () = [| generator 51; generator 52; generator 53 |]
+                let together = generators ()
+                let x1, x2, y = Gaussian.sampleJointStacked stacked 20_000 together
+                use negatives = Gaussian.sampleYGivenFirstViewStacked stacked (x1.narrow(1L, 0L, 2L)) 12_000 together
+                let alone = generators ()
+                for r in 0..2 do
+                    use single = Gaussian.stack [| problems[r] |] torch.float32 torch.CPU
+                    let a1, a2, ay = Gaussian.sampleJointStacked single 20_000 [| alone[r] |]
+                    use aNegatives = Gaussian.sampleYGivenFirstViewStacked single (a1.narrow(1L, 0L, 2L)) 12_000 [| alone[r] |]
+                    for name, t, a in [ "x'", x1, a1; "x''", x2, a2; "y", y, ay; "y | x'", negatives, aNegatives ] do
+                        Expect.isTrue (t[int64 r].equal(a[0L]).all().item<bool> ()) $"run {r}'s {name}: the same numbers as drawn alone"
+                Expect.isFalse (negatives[0L].equal(negatives[1L]).all().item<bool> ()) "the runs draw different numbers"
+                for g in Array.append together alone do
+                    g.Dispose()
+            finally
+                torch.set_num_threads threads
+        }
+
         test "sampleYGivenBothViews matches the closed-form conditional mean and covariance of p(y | x', x'')" {
             use g = generator 22
             let problem = Gaussian.create g 3 4.0

@@ -62,6 +62,51 @@ let tests =
                 printfn "%s: largest difference batched vs one by one over the curves %.3g (tolerance %.3g)" estimator.Name worst tolerance
         }
 
+        test "scoresOfEncoded equals scoring the encoded negatives: values and every gradient, across chunks, for 0, 1 and 2 hidden layers" {
+            // Float64, so that only the order of the sums differs: the last hidden layer and the scores are computed a
+            // few examples at a time with a hand-written backward pass (HiddenLayerScores). 2 runs x 100 candidates x
+            // 500 units is 10 examples per chunk on the CPU (2^20 elements), so the 12 examples take two chunks, the
+            // second partial. Tolerance: a sum of L terms in two orders differs by at most 2 gamma_L sum |terms|
+            // (gamma_L = L u / (1 - L u), u = 2^-53); the longest sums here are the weight gradients' over n M = 1200
+            // rows, every term of which is below max |result| in size, and at most 4 products are chained, so
+            // |difference| <= 4 x 2 gamma_1200 x 1200 x max |result| = 1.3e-9 x max |result|.
+            let u64 = Math.Pow(2.0, -53.0)
+            let relative = 4.0 * 2.0 * (1200.0 * u64 / (1.0 - 1200.0 * u64)) * 1200.0
+            let runs, n, m, input, output = 2L, 12L, 100L, 3L, 4L
+            for hidden in [ []; [ 500 ]; [ 6; 500 ] ] do
+                use g0 = new torch.Generator(11UL)
+                use g1 = new torch.Generator(12UL)
+                use network = Batched.mlp (int runs) (int input) hidden (int output)
+                Batched.initialise [| g0; g1 |] network
+                network.``to`` torch.float64 |> ignore
+                let leaf (shape: int64[]) = torch.randn(shape, dtype = torch.float64).requires_grad_(true)
+                use queries = leaf [| runs; n; output |]
+                use positives = leaf [| runs; n; output |]
+                use negatives = leaf [| runs; n; m; input |]
+                use weights = torch.randn([| runs; n; 1L + m |], dtype = torch.float64)
+                let gradients (scores: unit -> torch.Tensor) =
+                    let leaves = [ queries; positives; negatives ] @ [ for p in network.parameters () -> p :> torch.Tensor ]
+                    for t in leaves do
+                        if not (isNull t.grad) then t.grad.zero_() |> ignore
+                    use value = scores ()
+                    use loss = (value * weights).sum()
+                    loss.backward ()
+                    value.detach().clone() :: [ for t in leaves -> t.grad.clone() ]
+                let fast = gradients (fun () -> Batched.scoresOfEncoded network queries positives negatives)
+                let reference =
+                    gradients (fun () ->
+                        use keys = network.forward(negatives.reshape(runs, n * m, input))
+                        Batched.scores queries positives (keys.reshape(runs, n, m, output)))
+                let names = [ "scores"; "queries' gradient"; "positive keys' gradient"; "negative inputs' gradient" ] @ [ for name, _ in network.named_parameters () -> $"{name}'s gradient" ]
+                for name, f, r in List.zip3 names fast reference do
+                    let scale = r.abs().max().item<float> ()
+                    Expect.isGreaterThan scale 0.0 $"hidden {hidden}: {name} is not all zero (the comparison means something)"
+                    let difference = (f - r).abs().max().item<float> ()
+                    Expect.isLessThanOrEqual difference (relative * scale) $"hidden {hidden}: {name} differs by {difference:G3} (max {scale:G3})"
+                for t in fast @ reference do
+                    t.Dispose()
+        }
+
         test "a batched critic computes each run's Critics.mlp (Batched.extract), to float32 rounding" {
             use g0 = new torch.Generator(5UL)
             use g1 = new torch.Generator(6UL)
