@@ -1,7 +1,8 @@
 /// Decomp's benchmarks: each prints what it measured and, where there is one, the ratio to a reference measured in the
 /// same process. Speed goals live here, never in unit tests.
 ///
-///   dotnet run --project src/Bench -c Release -- memory [--iterations N]   native memory over a long B.1 loss loop
+///   dotnet run --project src/Bench -c Release -- memory [--iterations N] [--loop b1|conditional-scores]
+///                                                                          native memory over a long training loop
 ///   dotnet run --project src/Bench -c Release -- conditional-cost          what the B.1 conditional term costs
 ///   dotnet run --project src/Bench -c Release -- b1-loss [--candidates K]  the B.1 loss at batch 256, K = 65,536, d = 128
 ///                                                                          (scripts/gpu-figure2.sh compares it with PyTorch)
@@ -27,31 +28,19 @@ let private residentMiB () =
     else
         float (Process.GetCurrentProcess().WorkingSet64) / 1048576.0
 
-/// 10^5 (or `iterations`) training steps of the Appendix B.1 loss on the CPU, each in its own dispose scope as a
-/// training loop writes it: the resident memory after the first 10% must not grow (a leak of one small tensor per
-/// step would show as megabytes).
-let memory (device: torch.Device) (iterations: int) =
-    use generator = new torch.Generator(1UL)
-    let encoder = Critics.mlp 32 [ 64 ] 32
-    use optimizer = torch.optim.SGD(encoder.parameters (), 0.01)
-    use bank = new KeyQueue(256, 32, device, torch.float32, 1L)
+/// Samples the resident memory over `iterations` calls of `step` (each in its own dispose scope, as a training loop
+/// writes it) and prints it: the resident set after the first 10% must not grow (a leak of one small tensor per step
+/// would show as megabytes).
+let private watchMemory (name: string) (iterations: int) (step: unit -> unit) =
     let checkpoint = max 1 (iterations / 10)
     let samples = ResizeArray()
     let clock = Stopwatch.StartNew()
-    printfn "B.1 loss, %d iterations (batch 32, 32 features, memory 256) on %s" iterations (Device.describe device)
     // The samples are the results (standard output, above the bar on a terminal); progress adds the ETA.
-    let progress = ConsoleProgress.Start(Console.Out, "memory", int64 iterations, ProgressSettings(Unit = "iteration", IntervalSeconds = 10.0))
+    let progress = ConsoleProgress.Start(Console.Out, name, int64 iterations, ProgressSettings(Unit = "iteration", IntervalSeconds = 10.0))
     for i in 1..iterations do
-        use scope = torch.NewDisposeScope()
-        let x = torch.randn([| 32L; 32L |], generator = generator)
-        let full = encoder.forward (x + torch.randn([| 32L; 32L |], generator = generator))
-        let restricted = encoder.forward (x * torch.rand([| 32L; 32L |], generator = generator))
-        let keys = using (torch.no_grad ()) (fun _ -> encoder.forward (x + torch.randn([| 32L; 32L |], generator = generator)))
-        use loss = MemoryBank.decomposedLoss DecomposedLossSettings.Paper full restricted keys (Some bank.Keys)
-        optimizer.zero_grad ()
-        loss.Loss.backward ()
-        optimizer.step () |> ignore
-        bank.Enqueue keys
+        do
+            use scope = torch.NewDisposeScope()
+            step ()
         if i % checkpoint = 0 then
             GC.Collect()
             GC.WaitForPendingFinalizers()
@@ -65,6 +54,55 @@ let memory (device: torch.Device) (iterations: int) =
     let peak = samples |> Seq.map snd |> Seq.max
     printfn "RSS after %d iterations %.1f MiB, after %d %.1f MiB (peak %.1f): growth %.1f MiB over the last %d iterations"
         (fst samples[0]) baseline iterations final peak (final - baseline) (iterations - fst samples[0])
+
+/// 10^5 (or `iterations`) training steps of the Appendix B.1 loss.
+let private memoryOfB1Loss (device: torch.Device) (iterations: int) =
+    use generator = new torch.Generator(1UL)
+    let encoder = Critics.mlp 32 [ 64 ] 32
+    use optimizer = torch.optim.SGD(encoder.parameters (), 0.01)
+    use bank = new KeyQueue(256, 32, device, torch.float32, 1L)
+    printfn "B.1 loss, %d iterations (batch 32, 32 features, memory 256) on %s" iterations (Device.describe device)
+    watchMemory "memory" iterations (fun () ->
+        let x = torch.randn([| 32L; 32L |], generator = generator)
+        let full = encoder.forward (x + torch.randn([| 32L; 32L |], generator = generator))
+        let restricted = encoder.forward (x * torch.rand([| 32L; 32L |], generator = generator))
+        let keys = using (torch.no_grad ()) (fun _ -> encoder.forward (x + torch.randn([| 32L; 32L |], generator = generator)))
+        use loss = MemoryBank.decomposedLoss DecomposedLossSettings.Paper full restricted keys (Some bank.Keys)
+        optimizer.zero_grad ()
+        loss.Loss.backward ()
+        optimizer.step () |> ignore
+        bank.Enqueue keys)
+
+/// 10^5 (or `iterations`) Adam steps of InfoNCE_S's batched conditional term (`Batched.scoresOfEncoded` and
+/// `Bounds.conditionalInfoNce`): its hand-written backward pass is a custom autograd node per step, which must be
+/// freed with the step's graph.
+let private memoryOfConditionalScores (device: torch.Device) (iterations: int) =
+    use generator = new torch.Generator(1UL)
+    let runs, examples, negatives, dimensions, width = 3L, 8L, 15L, 4L, 16L
+    use f = Batched.mlp (int runs) (int dimensions) [ int width ] (int width)
+    use g = Batched.mlp (int runs) (int dimensions) [ int width ] (int width)
+    Batched.initialise (Array.init (int runs) (fun r -> new torch.Generator(uint64 (10 + r)))) f
+    Batched.initialise (Array.init (int runs) (fun r -> new torch.Generator(uint64 (20 + r)))) g
+    f.``to`` device |> ignore
+    g.``to`` device |> ignore
+    use optimizer = torch.optim.Adam(Seq.append (f.parameters ()) (g.parameters ()), 1e-3)
+    printfn "InfoNCE_S's batched conditional term, %d iterations (%d runs, %d examples x %d negatives, width %d) on %s" iterations runs examples negatives width (Device.describe device)
+    watchMemory "memory" iterations (fun () ->
+        let x = torch.randn([| runs; examples; dimensions |], generator = generator).``to`` device
+        let y = (x + torch.randn([| runs; examples; dimensions |], generator = generator).``to`` device)
+        let others = torch.randn([| runs; examples; negatives; dimensions |], generator = generator).``to`` device
+        let scores = Batched.scoresOfEncoded g (f.forward x) (g.forward y) others
+        let loss = (Batched.perRun Bounds.conditionalInfoNce scores).mean().neg()
+        optimizer.zero_grad ()
+        loss.backward ()
+        optimizer.step () |> ignore)
+
+/// Native memory over a long training loop (`loop`: "b1" or "conditional-scores").
+let memory (device: torch.Device) (loop: string) (iterations: int) =
+    match loop with
+    | "b1" -> memoryOfB1Loss device iterations
+    | "conditional-scores" -> memoryOfConditionalScores device iterations
+    | other -> raise (BadInputException $"--loop must be b1 or conditional-scores, not '{other}'.")
 
 /// The B.1 loss with its conditional I_IS term against the same loss without it (lambda and everything else equal):
 /// the paper says the conditional term adds no cost, because it reuses the logits of the two InfoNCE terms.
@@ -123,10 +161,12 @@ let b1Loss (device: torch.Device) (candidates: int) =
 /// `memory`'s options.
 type MemoryArguments =
     | Iterations of count: int
+    | Loop of name: string
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Iterations _ -> "training steps of the B.1 loss (default 100000); RSS is sampled every tenth of them."
+            | Iterations _ -> "training steps (default 100000); RSS is sampled every tenth of them."
+            | Loop _ -> "the loop: b1 (the Appendix B.1 loss; the default) or conditional-scores (InfoNCE_S's batched conditional term, whose backward pass is Decomp's own)."
 
 /// `b1-loss`'s options.
 type B1LossArguments =
@@ -152,7 +192,7 @@ type BenchArguments =
     interface IArgParserTemplate with
         member a.Usage =
             match a with
-            | Memory _ -> "native memory over a long B.1 loss training loop: the resident set must stay flat."
+            | Memory _ -> "native memory over a long training loop (the B.1 loss, or InfoNCE_S's batched conditional term): the resident set must stay flat."
             | Conditional_Cost _ -> "the B.1 loss with and without its conditional I_IS term, interleaved: the ratio."
             | B1_Loss _ -> "the B.1 loss forward + backward at batch 256, d = 128 (src/Bench/reference/b1_loss_pytorch.py is PyTorch's twin)."
             | Device _ -> "auto, cpu, cuda or cuda:N. auto (the default): DECOMP_DEVICE if set, else CUDA when available, else the CPU."
@@ -179,7 +219,7 @@ let private run (results: ParseResults<BenchArguments>) =
     | Some n when n > 0 -> torch.set_num_threads n
     | _ -> ()
     match results.GetSubCommand() with
-    | Memory options -> memory device (positive "iterations" (options.GetResult(Iterations, defaultValue = 100_000)))
+    | Memory options -> memory device (options.GetResult(Loop, defaultValue = "b1")) (positive "iterations" (options.GetResult(Iterations, defaultValue = 100_000)))
     | Conditional_Cost _ -> conditionalCost device
     | B1_Loss options ->
         let k = options.GetResult(Candidates, defaultValue = 65536)

@@ -6,7 +6,10 @@ open TorchSharp
 open Decomp.Core
 
 /// Floating-point operations of one run, counted analytically (multiply-adds count 2; bias adds, activations, the
-/// bounds' log-sum-exps and Adam are elementwise, O(rows x width), and left out).
+/// bounds' log-sum-exps and Adam are elementwise, O(rows x width), and left out). This is the arithmetic a step needs,
+/// not all it does: InfoNCE_S's backward pass recomputes g's hidden layer on the conditional negatives
+/// (`Batched.scoresOfEncoded` holds a few examples' activations at a time instead of all), 2 n M d H more that is not
+/// counted, so the rates below are of needed arithmetic.
 type Flops =
     {
         /// One training step: forward and backward.
@@ -141,7 +144,7 @@ module Figure2Bench =
           Candidates: int
           Runs: int
           Times: StepTimes
-          /// Performed FLOPs per step of the whole batch.
+          /// Needed FLOPs (`flops`) per step of the whole batch.
           Flops: float
           NaiveFlops: float }
         member r.Rate = r.Flops / r.Times.Total / 1e9
@@ -173,7 +176,7 @@ module Figure2Bench =
             | Some row -> float r.Steps * row.Times.Total + float r.EvaluationBatches * (row.Times.Sample + row.Times.Forward)
             | None -> invalidOp "a batch of the sweep was not measured")
 
-    /// The whole sweep's performed FLOPs (training and evaluation).
+    /// The whole sweep's needed FLOPs (`flops`) (training and evaluation).
     let sweepFlops (sweep: SweepSettings) : float =
         Sweep.plan sweep |> List.sumBy (fun r -> let f = flops r in float r.Steps * f.TrainStep + float r.EvaluationBatches * f.Evaluation)
 
@@ -184,9 +187,13 @@ module Figure2Bench =
         let device = defaults.Device
         let peak = sgemmPeak device 2048 10
         let layer = productRate device 16320 100 100 10
+        // g's hidden layer on InfoNCE_S's conditional negatives, d = 20 inputs: the sweep's largest product, and on most
+        // CPUs a slow shape for sgemm (a short inner dimension), so it bounds what the sweep can reach.
+        let inputLayer = productRate device 16320 full.Dimensions full.Width 10
         let small = productRate device 16 100 100 200
-        printfn "sgemm peak (2048^2 x 2048^2, best of 10): %.1f GFLOP/s; [16320, 100] x [100, 100]: %.1f; [16, 100] x [100, 100]: %.1f (%d threads)" peak layer small (torch.get_num_threads ())
-        printfn "Default sweep's batches, %d steps each (per step of the batch; GFLOP/s of the FLOPs performed):" steps
+        printfn "sgemm peak (2048^2 x 2048^2, best of 10): %.1f GFLOP/s; [16320, 100] x [100, 100]: %.1f; [16320, %d] x [%d, %d]: %.1f; [16, 100] x [100, 100]: %.1f (%d threads)"
+            peak layer full.Dimensions full.Dimensions full.Width inputLayer small (torch.get_num_threads ())
+        printfn "Default sweep's batches, %d steps each (per step of the batch; GFLOP/s of the arithmetic a step needs, see Flops):" steps
         printfn "%-13s %5s %4s %9s %7s %7s %7s %7s %9s %7s %12s" "estimator" "K" "R" "ms/step" "sample" "fwd" "bwd" "adam" "GFLOP/s" "%peak" "naive GFLOP/s"
         let print (row: Row) =
             let t = row.Times
@@ -200,12 +207,12 @@ module Figure2Bench =
         let largeRate = (large |> List.sumBy _.Flops) / (large |> List.sumBy _.Times.Total) / 1e9
         printfn "K >= 256: %.1f GFLOP/s = %.0f%% of peak" largeRate (100.0 * largeRate / peak)
         let defaultProjection = project defaults rows
-        printfn "Default sweep: %.2f TFLOP performed; projected %.1f min" (sweepFlops defaults / 1e12) (defaultProjection / 60.0)
+        printfn "Default sweep: %.2f TFLOP needed; projected %.1f min" (sweepFlops defaults / 1e12) (defaultProjection / 60.0)
         printfn "Full sweep's batches, %d steps each:" fullSteps
         let fullRows = measure full fullSteps print
         let fullSeconds = project full fullRows
         let fullFlops = sweepFlops full
         let naiveFull = Sweep.plan full |> List.sumBy (fun r -> let f = flops r in float r.Steps * f.TrainStepNaive)
-        printfn "Full sweep: %.1f TFLOP performed (%.1f TFLOP as the paper writes InfoNCE_S); FLOP floor at the peak %.1f min (naive %.1f min); projected %.1f min = %.2fx the floor"
+        printfn "Full sweep: %.1f TFLOP needed (%.1f TFLOP as the paper writes InfoNCE_S); FLOP floor at the peak %.1f min (naive %.1f min); projected %.1f min = %.2fx the floor"
             (fullFlops / 1e12) (naiveFull / 1e12) (fullFlops / peak / 1e9 / 60.0) (naiveFull / peak / 1e9 / 60.0) (fullSeconds / 60.0) (fullSeconds / (fullFlops / peak / 1e9))
         printfn "figure2: %.1f GFLOP/s = %.0f%% of peak (%.1f GFLOP/s); full sweep %.0f min" achieved (100.0 * achieved / peak) peak (fullSeconds / 60.0)

@@ -43,6 +43,7 @@ let tests =
             badUsage [ "b1-loss"; "--candidates"; "1" ] "--candidates must be at least 2"
             badUsage [ "--threads"; "-1"; "conditional-cost" ] "--threads must be 0"
             badUsage [ "--device"; "tpu"; "memory" ] "--device must be auto, cpu, cuda or cuda:N, not 'tpu'"
+            badUsage [ "memory"; "--loop"; "adam" ] "--loop must be b1 or conditional-scores, not 'adam'"
         ]
         test "--help lists the benchmarks and the shared options, and exits with 0" {
             let code, out, _ = run [ "--help" ]
@@ -53,6 +54,12 @@ let tests =
         test "memory --iterations 20 runs and reports the resident set" {
             let code, out, error = run [ "--device"; "cpu"; "--threads"; "1"; "memory"; "--iterations"; "20" ]
             Expect.equal code 0 $"it ran; standard error:\n{error}"
+            Expect.stringContains out "RSS after 2 iterations" "the closing line gives the resident set at the first sample"
+        }
+        test "memory --loop conditional-scores runs InfoNCE_S's batched conditional term and reports the resident set" {
+            let code, out, error = run [ "--device"; "cpu"; "--threads"; "1"; "memory"; "--loop"; "conditional-scores"; "--iterations"; "20" ]
+            Expect.equal code 0 $"it ran; standard error:\n{error}"
+            Expect.stringContains out "InfoNCE_S's batched conditional term, 20 iterations" "it says which loop it runs"
             Expect.stringContains out "RSS after 2 iterations" "the closing line gives the resident set at the first sample"
         }
     ]
