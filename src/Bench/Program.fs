@@ -1,7 +1,7 @@
 /// Decomp's benchmarks: each prints what it measured and, where there is one, the ratio to a reference measured in the
 /// same process. Speed goals live here, never in unit tests.
 ///
-///   dotnet run --project src/Bench -c Release -- memory [--iterations N] [--loop b1|conditional-scores]
+///   dotnet run --project src/Bench -c Release -- memory [--iterations N] [--loop b1|conditional-scores|in-batch] [--without-collector]
 ///                                                                          native memory over a long training loop
 ///   dotnet run --project src/Bench -c Release -- conditional-cost          what the B.1 conditional term costs
 ///   dotnet run --project src/Bench -c Release -- b1-loss [--candidates K]  the B.1 loss at batch 256, K = 65,536, d = 128
@@ -28,41 +28,43 @@ let private residentMiB () =
     else
         float (Process.GetCurrentProcess().WorkingSet64) / 1048576.0
 
-/// Samples the resident memory over `iterations` calls of `step` (each in its own dispose scope, as a training loop
-/// writes it) and prints it: the resident set after the first 10% must not grow (a leak of one small tensor per step
-/// would show as megabytes).
-let private watchMemory (name: string) (iterations: int) (step: unit -> unit) =
+/// Samples the resident memory over `iterations` calls of `step` (each in its own dispose scope, then a
+/// `StepCollector`, as Decomp's training loops run a step; `collect = false` leaves the collector out, for contrast) and
+/// prints it: the resident set after the first 10% must not grow (a leak of one small tensor per step would show as
+/// megabytes). The samples force no garbage collection, so what finalizers hold counts, as it does in a user's loop.
+let private watchMemory (iterations: int) (collect: bool) (step: unit -> unit) =
     let checkpoint = max 1 (iterations / 10)
     let samples = ResizeArray()
     let clock = Stopwatch.StartNew()
+    let collector = StepCollector()
+    printfn "  %s" (if collect then $"a StepCollector after each step (at most one collection per {collector.Interval.TotalMilliseconds:F0} ms)" else "no StepCollector (--without-collector)")
     // The samples are the results (standard output, above the bar on a terminal); progress adds the ETA.
-    let progress = ConsoleProgress.Start(Console.Out, name, int64 iterations, ProgressSettings(Unit = "iteration", IntervalSeconds = 10.0))
+    let progress = ConsoleProgress.Start(Console.Out, "memory", int64 iterations, ProgressSettings(Unit = "iteration", IntervalSeconds = 10.0))
     for i in 1..iterations do
         do
             use scope = torch.NewDisposeScope()
             step ()
+        if collect then collector.AfterStep() |> ignore
         if i % checkpoint = 0 then
-            GC.Collect()
-            GC.WaitForPendingFinalizers()
             let rss = residentMiB ()
             samples.Add(i, rss)
-            progress.Log(sprintf "  %7d iterations  RSS %8.1f MiB  %6.0f it/s" i rss (float i / clock.Elapsed.TotalSeconds))
-        if i % 100 = 0 || i = iterations then progress.Report(int64 i, sprintf "%.0f it/s" (float i / clock.Elapsed.TotalSeconds))
+            progress.Log(sprintf "  %7d iterations  RSS %8.1f MiB  %6.1f it/s" i rss (float i / clock.Elapsed.TotalSeconds))
+        if i % 100 = 0 || i = iterations then progress.Report(int64 i, sprintf "%.1f it/s" (float i / clock.Elapsed.TotalSeconds))
     progress.Dispose()
     let _, baseline = samples[0]
     let _, final = samples[samples.Count - 1]
     let peak = samples |> Seq.map snd |> Seq.max
-    printfn "RSS after %d iterations %.1f MiB, after %d %.1f MiB (peak %.1f): growth %.1f MiB over the last %d iterations"
-        (fst samples[0]) baseline iterations final peak (final - baseline) (iterations - fst samples[0])
+    printfn "RSS after %d iterations %.1f MiB, after %d %.1f MiB (peak %.1f): growth %.1f MiB over the last %d iterations, in %.1f s"
+        (fst samples[0]) baseline iterations final peak (final - baseline) (iterations - fst samples[0]) clock.Elapsed.TotalSeconds
 
 /// 10^5 (or `iterations`) training steps of the Appendix B.1 loss.
-let private memoryOfB1Loss (device: torch.Device) (iterations: int) =
+let private memoryOfB1Loss (device: torch.Device) (iterations: int) (collect: bool) =
     use generator = new torch.Generator(1UL)
     let encoder = Critics.mlp 32 [ 64 ] 32
     use optimizer = torch.optim.SGD(encoder.parameters (), 0.01)
     use bank = new KeyQueue(256, 32, device, torch.float32, 1L)
     printfn "B.1 loss, %d iterations (batch 32, 32 features, memory 256) on %s" iterations (Device.describe device)
-    watchMemory "memory" iterations (fun () ->
+    watchMemory iterations collect (fun () ->
         let x = torch.randn([| 32L; 32L |], generator = generator)
         let full = encoder.forward (x + torch.randn([| 32L; 32L |], generator = generator))
         let restricted = encoder.forward (x * torch.rand([| 32L; 32L |], generator = generator))
@@ -76,7 +78,7 @@ let private memoryOfB1Loss (device: torch.Device) (iterations: int) =
 /// 10^5 (or `iterations`) Adam steps of InfoNCE_S's batched conditional term (`Batched.scoresOfEncoded` and
 /// `Bounds.conditionalInfoNce`): its hand-written backward pass is a custom autograd node per step, which must be
 /// freed with the step's graph.
-let private memoryOfConditionalScores (device: torch.Device) (iterations: int) =
+let private memoryOfConditionalScores (device: torch.Device) (iterations: int) (collect: bool) =
     use generator = new torch.Generator(1UL)
     let runs, examples, negatives, dimensions, width = 3L, 8L, 15L, 4L, 16L
     use f = Batched.mlp (int runs) (int dimensions) [ int width ] (int width)
@@ -87,7 +89,7 @@ let private memoryOfConditionalScores (device: torch.Device) (iterations: int) =
     g.``to`` device |> ignore
     use optimizer = torch.optim.Adam(Seq.append (f.parameters ()) (g.parameters ()), 1e-3)
     printfn "InfoNCE_S's batched conditional term, %d iterations (%d runs, %d examples x %d negatives, width %d) on %s" iterations runs examples negatives width (Device.describe device)
-    watchMemory "memory" iterations (fun () ->
+    watchMemory iterations collect (fun () ->
         let x = torch.randn([| runs; examples; dimensions |], generator = generator).``to`` device
         let y = (x + torch.randn([| runs; examples; dimensions |], generator = generator).``to`` device)
         let others = torch.randn([| runs; examples; negatives; dimensions |], generator = generator).``to`` device
@@ -97,12 +99,36 @@ let private memoryOfConditionalScores (device: torch.Device) (iterations: int) =
         loss.backward ()
         optimizer.step () |> ignore)
 
-/// Native memory over a long training loop (`loop`: "b1" or "conditional-scores").
-let memory (device: torch.Device) (loop: string) (iterations: int) =
+/// Adam steps of 20 runs' in-batch InfoNCE at K = 512 with the paper's encoders (d = 20, width 100), the shape of
+/// Figure 2's largest InfoNCE batch, on random data: the loop whose native heap fragmented without a `StepCollector`.
+let private memoryOfInBatchInfoNce (device: torch.Device) (iterations: int) (collect: bool) =
+    use generator = new torch.Generator(3UL)
+    let runs, candidates, dimensions, width = 20, 512L, 20, 100
+    use f = Batched.mlp runs (2 * dimensions) [ width ] width
+    use g = Batched.mlp runs dimensions [ width ] width
+    Batched.initialise (Array.init runs (fun r -> new torch.Generator(uint64 (100 + r)))) f
+    Batched.initialise (Array.init runs (fun r -> new torch.Generator(uint64 (200 + r)))) g
+    f.``to`` device |> ignore
+    g.``to`` device |> ignore
+    use optimizer = torch.optim.Adam(Seq.append (f.parameters ()) (g.parameters ()), 5e-4)
+    printfn "Batched in-batch InfoNCE, %d iterations (%d runs, K %d, d %d, width %d) on %s" iterations runs candidates dimensions width (Device.describe device)
+    watchMemory iterations collect (fun () ->
+        let x = torch.randn([| int64 runs; candidates; int64 (2 * dimensions) |], generator = generator).``to`` device
+        let y = (x.narrow(2L, 0L, int64 dimensions) + torch.randn([| int64 runs; candidates; int64 dimensions |], generator = generator).``to`` device)
+        let scores = Batched.inBatchScores (f.forward x) (g.forward y)
+        let loss = (Batched.perRun Bounds.infoNce scores).mean().neg()
+        optimizer.zero_grad ()
+        loss.backward ()
+        optimizer.step () |> ignore)
+
+/// Native memory over a long training loop (`loop`: "b1", "conditional-scores" or "in-batch"), with a `StepCollector`
+/// after each step unless `collect` is false.
+let memory (device: torch.Device) (loop: string) (iterations: int) (collect: bool) =
     match loop with
-    | "b1" -> memoryOfB1Loss device iterations
-    | "conditional-scores" -> memoryOfConditionalScores device iterations
-    | other -> raise (BadInputException $"--loop must be b1 or conditional-scores, not '{other}'.")
+    | "b1" -> memoryOfB1Loss device iterations collect
+    | "conditional-scores" -> memoryOfConditionalScores device iterations collect
+    | "in-batch" -> memoryOfInBatchInfoNce device iterations collect
+    | other -> raise (BadInputException $"--loop must be b1, conditional-scores or in-batch, not '{other}'.")
 
 /// The B.1 loss with its conditional I_IS term against the same loss without it (lambda and everything else equal):
 /// the paper says the conditional term adds no cost, because it reuses the logits of the two InfoNCE terms.
@@ -162,11 +188,13 @@ let b1Loss (device: torch.Device) (candidates: int) =
 type MemoryArguments =
     | Iterations of count: int
     | Loop of name: string
+    | Without_Collector
     interface IArgParserTemplate with
         member a.Usage =
             match a with
             | Iterations _ -> "training steps (default 100000); RSS is sampled every tenth of them."
-            | Loop _ -> "the loop: b1 (the Appendix B.1 loss; the default) or conditional-scores (InfoNCE_S's batched conditional term, whose backward pass is Decomp's own)."
+            | Loop _ -> "the loop: b1 (the Appendix B.1 loss; the default), conditional-scores (InfoNCE_S's batched conditional term, whose backward pass is Decomp's own) or in-batch (20 runs' InfoNCE at K = 512, Figure 2's largest InfoNCE batch)."
+            | Without_Collector -> "leave out the StepCollector that Decomp's training loops run after each step, to see what it saves."
 
 /// `b1-loss`'s options.
 type B1LossArguments =
@@ -219,7 +247,8 @@ let private run (results: ParseResults<BenchArguments>) =
     | Some n when n > 0 -> torch.set_num_threads n
     | _ -> ()
     match results.GetSubCommand() with
-    | Memory options -> memory device (options.GetResult(Loop, defaultValue = "b1")) (positive "iterations" (options.GetResult(Iterations, defaultValue = 100_000)))
+    | Memory options ->
+        memory device (options.GetResult(Loop, defaultValue = "b1")) (positive "iterations" (options.GetResult(Iterations, defaultValue = 100_000))) (not (options.Contains Without_Collector))
     | Conditional_Cost _ -> conditionalCost device
     | B1_Loss options ->
         let k = options.GetResult(Candidates, defaultValue = 65536)

@@ -362,8 +362,9 @@ module Batched =
     /// the module's summary for why that trains each run exactly as alone). `observe step objectives` sees the
     /// detached values after every step and says whether to go on. A run left out of a step's objective gets a zero
     /// gradient; Adam still moves its parameters by its moments, so leave out only runs whose parameters no longer
-    /// matter (finished runs whose result is kept elsewhere). Every step runs in its own dispose scope, so native memory
-    /// stays flat over any number of steps; the optimizer's state lives for the call only. Returns the steps taken.
+    /// matter (finished runs whose result is kept elsewhere). Every step runs in its own dispose scope, and a
+    /// `Decomp.Runtime.StepCollector` frees the implicit objects TorchSharp leaves to finalizers, so native memory stays
+    /// flat over any number of steps; the optimizer's state lives for the call only. Returns the steps taken.
     let trainWhile (parameters: TorchSharp.Modules.Parameter seq) (learningRate: float) (maxSteps: int) (objective: int -> torch.Tensor) (observe: int -> torch.Tensor -> bool) : int =
         if isNull (box parameters) then raise (ArgumentNullException(nameof parameters))
         Guard.positive (nameof learningRate) learningRate
@@ -371,19 +372,23 @@ module Batched =
         if isNull (box objective) then raise (ArgumentNullException(nameof objective))
         if isNull (box observe) then raise (ArgumentNullException(nameof observe))
         use optimizer = torch.optim.Adam(parameters, lr = learningRate)
+        // Frees the step's implicit Scalars (Adam's among them) before they fragment the native heap.
+        let collector = Decomp.Runtime.StepCollector()
         let mutable step = 0
         let mutable go = true
         while go && step < maxSteps do
-            use scope = torch.NewDisposeScope()
             step <- step + 1
-            let values: torch.Tensor = objective step
-            if isNull (box values) then raise (ArgumentException($"{nameof objective} must return one value per run, [R]; it returned null.", nameof objective))
-            if values.Dimensions <> 1L then
-                raise (ArgumentException($"{nameof objective} must return one value per run, [R]; it returned {Guard.describe values}.", nameof objective))
-            optimizer.zero_grad ()
-            values.sum().neg().backward ()
-            optimizer.step () |> ignore
-            go <- observe step (values.detach ())
+            do
+                use scope = torch.NewDisposeScope()
+                let values: torch.Tensor = objective step
+                if isNull (box values) then raise (ArgumentException($"{nameof objective} must return one value per run, [R]; it returned null.", nameof objective))
+                if values.Dimensions <> 1L then
+                    raise (ArgumentException($"{nameof objective} must return one value per run, [R]; it returned {Guard.describe values}.", nameof objective))
+                optimizer.zero_grad ()
+                values.sum().neg().backward ()
+                optimizer.step () |> ignore
+                go <- observe step (values.detach ())
+            collector.AfterStep() |> ignore
         step
 
     /// Trains R runs together for `steps` Adam steps: `trainWhile` with an `observe` that always goes on.

@@ -17,6 +17,16 @@ let private small estimator mi seed steps =
         CurveEvery = 1 }
 
 /// Float32 unit round-off, u = 2^-24.
+/// An object whose finalizer counts itself: the stand-in for the implicit Scalars TorchSharp leaves to finalizers.
+type private Tracked(count: int ref) =
+    override _.Finalize() = Threading.Interlocked.Increment &count.contents |> ignore
+
+/// Allocates `n` Tracked objects and drops them (not inlined, so that nothing in the caller keeps them reachable).
+[<Runtime.CompilerServices.MethodImpl(Runtime.CompilerServices.MethodImplOptions.NoInlining)>]
+let private dropTracked (count: int ref) (n: int) =
+    for _ in 1..n do
+        Tracked count |> ignore
+
 let private u = Math.Pow(2.0, -24.0)
 
 /// The tolerance between a batched and a one-by-one computation of the same objective on the same data and the same
@@ -171,6 +181,38 @@ let tests =
             let count = ref 0
             Batched.train (network.parameters ()) 0.01 5 (fun _ -> network.forward(x).mean([| 1L; 2L |])) (fun _ _ -> count.Value <- count.Value + 1)
             Expect.equal count.Value 5 "train runs all its steps"
+        }
+
+        test "StepCollector runs the finalizers of dropped objects once its interval has passed, and not before" {
+            let count = ref 0
+            let eager = Decomp.Runtime.StepCollector(TimeSpan.Zero)
+            dropTracked count 5
+            Expect.isTrue (eager.AfterStep()) "a zero interval collects after every step"
+            // Other tests' garbage may be finalized too, but never fewer than the five dropped here.
+            Expect.isGreaterThanOrEqual count.Value 5 "the dropped objects were finalized"
+            let patient = Decomp.Runtime.StepCollector(TimeSpan.FromHours 1.0)
+            Expect.isFalse (patient.AfterStep()) "no collection before the interval has passed"
+            Expect.equal (Decomp.Runtime.StepCollector().Interval) Decomp.Runtime.StepCollector.DefaultInterval "the default pacing"
+            let refused = Expect.throwsC (fun () -> Decomp.Runtime.StepCollector(TimeSpan.FromSeconds -1.0) |> ignore) id
+            Expect.equal (refused :?> ArgumentOutOfRangeException).ParamName "interval" "a negative interval is refused naming it"
+        }
+
+        test "trainWhile frees each step's finalizer-held garbage while it trains" {
+            use network = Batched.mlp 2 3 [] 1
+            use x = torch.randn(2L, 4L, 3L)
+            let count = ref 0
+            let seen = ResizeArray<int>()
+            // Steps longer than the collector's interval, so that each ends with a collection.
+            let pause = Decomp.Runtime.StepCollector.DefaultInterval + TimeSpan.FromMilliseconds 20.0
+            Batched.train (network.parameters ()) 0.01 3
+                (fun _ ->
+                    dropTracked count 10
+                    Threading.Thread.Sleep pause
+                    network.forward(x).mean([| 1L; 2L |]))
+                (fun _ _ -> seen.Add count.Value)
+            // After step s, the collection that ends step s - 1 has finalized that step's ten objects at least.
+            Expect.isGreaterThanOrEqual seen[1] 10 "step 1's objects were finalized by the end of step 2"
+            Expect.isGreaterThanOrEqual seen[2] 20 "steps 1 and 2's objects were finalized by the end of step 3"
         }
 
         test "a batch of runs of different shapes, or an empty one, is refused naming the batch" {

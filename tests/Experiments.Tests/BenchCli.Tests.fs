@@ -43,7 +43,7 @@ let tests =
             badUsage [ "b1-loss"; "--candidates"; "1" ] "--candidates must be at least 2"
             badUsage [ "--threads"; "-1"; "conditional-cost" ] "--threads must be 0"
             badUsage [ "--device"; "tpu"; "memory" ] "--device must be auto, cpu, cuda or cuda:N, not 'tpu'"
-            badUsage [ "memory"; "--loop"; "adam" ] "--loop must be b1 or conditional-scores, not 'adam'"
+            badUsage [ "memory"; "--loop"; "adam" ] "--loop must be b1, conditional-scores or in-batch, not 'adam'"
         ]
         test "--help lists the benchmarks and the shared options, and exits with 0" {
             let code, out, _ = run [ "--help" ]
@@ -61,5 +61,13 @@ let tests =
             Expect.equal code 0 $"it ran; standard error:\n{error}"
             Expect.stringContains out "InfoNCE_S's batched conditional term, 20 iterations" "it says which loop it runs"
             Expect.stringContains out "RSS after 2 iterations" "the closing line gives the resident set at the first sample"
+        }
+        test "memory --loop in-batch runs Figure 2's largest InfoNCE batch, with the StepCollector or, asked, without it" {
+            for extra, says in [ [], "a StepCollector after each step"; [ "--without-collector" ], "no StepCollector (--without-collector)" ] do
+                let code, out, error = run ([ "--device"; "cpu"; "--threads"; "1"; "memory"; "--loop"; "in-batch"; "--iterations"; "3" ] @ extra)
+                Expect.equal code 0 $"it ran; standard error:\n{error}"
+                Expect.stringContains out "Batched in-batch InfoNCE, 3 iterations (20 runs, K 512" "it says which loop it runs"
+                Expect.stringContains out says "it says whether the collector runs"
+                Expect.stringContains out "RSS after 1 iterations" "the closing line gives the resident set at the first sample"
         }
     ]
