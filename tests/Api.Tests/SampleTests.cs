@@ -33,11 +33,15 @@ public class SampleTests
 
         var before = Evaluate();
         var losses = new List<float>();
+        var collector = new Decomp.Runtime.StepCollector();   // as the README's loops of your own
         for (var step = 0; step < 120; step++)
         {
-            using var scope = torch.NewDisposeScope();
-            var x = torch.randn(new long[] { 32, 16 }, generator: generator);
-            losses.Add(TrainingStepSample.Step(encoder, optimizer, bank, Noisy(x), Noisy(x) * mask, Noisy(x)));
+            using (var scope = torch.NewDisposeScope())
+            {
+                var x = torch.randn(new long[] { 32, 16 }, generator: generator);
+                losses.Add(TrainingStepSample.Step(encoder, optimizer, bank, Noisy(x), Noisy(x) * mask, Noisy(x)));
+            }
+            collector.AfterStep();
         }
         var after = Evaluate();
 

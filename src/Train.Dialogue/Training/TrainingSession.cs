@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Decomp.Apps;
+using Decomp.Runtime;
 using Decomp.Dialogue.Model;
 using Decomp.Dialogue.Text;
 using TorchSharp;
@@ -28,6 +29,8 @@ public sealed class TrainingSession : IDisposable
     private readonly Device _device;
     private readonly OptimizerHelper _optimizer;
     private readonly Stopwatch _clock = new();
+    // Frees the steps' implicit Scalars (AdamW's among them) before they fragment the native heap.
+    private readonly StepCollector _collector = new();
     private double _secondsBefore;
 
     /// <summary>A session over <paramref name="model"/> (owned; on <paramref name="device"/>), continuing <paramref name="restored"/> when given.</summary>
@@ -118,6 +121,7 @@ public sealed class TrainingSession : IDisposable
             outcome = new StepOutcome(terms.Loss.item<float>(), terms.LanguageModel.item<float>(), terms.InfoNce?.item<float>(),
                                       terms.ConditionalInfoNce?.item<float>());
         }
+        _collector.AfterStep();
         State = State with { Step = State.Step + 1, BatchInEpoch = State.BatchInEpoch + 1 };
         return outcome;
     }

@@ -1,4 +1,5 @@
 using Decomp.Apps;
+using Decomp.Runtime;
 using Decomp.Train.Vision.Augmentation;
 using Decomp.Train.Vision.Models;
 using TorchSharp;
@@ -26,6 +27,8 @@ internal sealed class TrainingSession : IDisposable
     private readonly SGD optimizer;
     private readonly ContrastiveObjective objective;
     private readonly ProcessGroup group;
+    // Frees the steps' implicit Scalars (SGD's among them) before they fragment the native heap.
+    private readonly StepCollector collector = new();
     private long orderEpoch = -1;
     private Tensor? order;
 
@@ -72,6 +75,13 @@ internal sealed class TrainingSession : IDisposable
     /// <summary>Runs optimisation step <paramref name="step"/> at <paramref name="learningRate"/>.</summary>
     /// <exception cref="InvalidOperationException">The loss is not finite.</exception>
     public StepOutcome Step(long step, double learningRate)
+    {
+        var outcome = StepInItsScope(step, learningRate);
+        collector.AfterStep();
+        return outcome;
+    }
+
+    private StepOutcome StepInItsScope(long step, double learningRate)
     {
         var epochOrder = EpochOrder(step / settings.StepsPerEpoch);
         using var scope = NewDisposeScope();
