@@ -296,7 +296,9 @@ module Batched =
         Guard.companion (nameof positiveKeys) queries (nameof queries) positiveKeys
         Guard.shape (nameof positiveKeys) queries.shape "one positive key per query" positiveKeys
         Guard.companion (nameof negativeInputs) queries (nameof queries) negativeInputs
-        let weight, bias = keyEncoder.Layers[keyEncoder.Layers.Length - 1]
+        // Read once: each read of `Layers` gathers the registered parameters afresh.
+        let layers = keyEncoder.Layers
+        let weight, bias = layers[layers.Length - 1]
         let r, n, d = queries.shape[0], queries.shape[1], queries.shape[2]
         if r <> int64 keyEncoder.Runs || d <> weight.shape[2] then
             raise (ArgumentException($"{nameof queries} must have shape [{keyEncoder.Runs}, n, {weight.shape[2]}] to meet {nameof keyEncoder}'s keys; got {Guard.describe queries}.", nameof queries))
@@ -304,7 +306,6 @@ module Batched =
             raise (ArgumentException($"{nameof negativeInputs} must have shape [{r}, {n}, negatives, {keyEncoder.Sizes.Head}]; got {Guard.describe negativeInputs}.", nameof negativeInputs))
         Scoped.run (fun () ->
             let m = negativeInputs.shape[2]
-            let layers = keyEncoder.Layers
             // f(x) W^T [R, n, H] and f(x) . b [R, n, 1]: the last layer met from the query's side.
             let pulledBack = torch.bmm(queries, weight.mT)
             let offset = torch.bmm(queries, bias.mT)
