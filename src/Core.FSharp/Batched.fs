@@ -121,8 +121,12 @@ type internal HiddenLayerScores() =
         ctx.save_data("inputNeedsGrad", box x.requires_grad)
         let r, n, m, i = x.shape[0], x.shape[1], x.shape[2], x.shape[3]
         let h = weight.shape[2]
-        let chunk = HiddenLayerScores.ExamplesPerChunk(x.device, r, m, h, n)
         use scope = torch.NewDisposeScope()
+        if HiddenLayerKernel.applies [ x; weight; bias; queries ] then
+            let contiguous (t: torch.Tensor) = t.contiguous ()
+            (HiddenLayerKernel.scores (contiguous x) (contiguous weight) (contiguous bias) (contiguous queries)).MoveToOuterDisposeScope()
+        else
+        let chunk = HiddenLayerScores.ExamplesPerChunk(x.device, r, m, h, n)
         let scores = torch.empty([| r; n; m |], dtype = x.dtype, device = x.device)
         for first in 0L .. chunk .. n - 1L do
             use _ = torch.NewDisposeScope()
@@ -140,6 +144,11 @@ type internal HiddenLayerScores() =
         let inputNeedsGrad = ctx.get_data "inputNeedsGrad" :?> bool
         let r, n, m, i = x.shape[0], x.shape[1], x.shape[2], x.shape[3]
         let h = weight.shape[2]
+        if not inputNeedsGrad && HiddenLayerKernel.applies [ x; weight; bias; queries; gradient ] then
+            let contiguous (t: torch.Tensor) = t.contiguous ()
+            let dWeight, dBias, dQueries = HiddenLayerKernel.scoresBackward (contiguous x) (contiguous weight) (contiguous bias) (contiguous queries) (contiguous gradient)
+            Collections.Generic.List [ null; dWeight.MoveToOuterDisposeScope(); dBias.MoveToOuterDisposeScope(); dQueries.MoveToOuterDisposeScope() ]
+        else
         let chunk = HiddenLayerScores.ExamplesPerChunk(x.device, r, m, h, n)
         let dWeight = torch.zeros_like weight
         let dBias = torch.zeros_like bias
