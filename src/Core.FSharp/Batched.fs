@@ -251,13 +251,7 @@ module Batched =
         checkStacked (nameof matrices) matrices
         if matrices.shape[1] <> matrices.shape[2] || matrices.shape[1] < 2L then
             raise (ArgumentException($"{nameof matrices} must hold square [B, B] matrices with B >= 2, one per run; got {Guard.describe matrices}.", nameof matrices))
-        Scoped.run (fun () ->
-            let b = matrices.shape[1]
-            let rows = torch.arange(b.ToScalar(), dtype = torch.int64, device = matrices.device).unsqueeze 1
-            let others = torch.arange((b - 1L).ToScalar(), dtype = torch.int64, device = matrices.device).unsqueeze 0
-            // Column j-1 of the negatives is j-1 before the diagonal and j after it (as `Scores.ofInBatch`).
-            let index = torch.cat([| rows; others + others.ge(rows).to_type torch.int64 |], 1L)
-            matrices.gather(2L, index.unsqueeze(0L).expand(matrices.shape[0], b, b)))
+        Scores.ofInBatchUnchecked matrices
 
     /// In-batch dot-product scores per run, in Decomp's layout: queries f(x) and keys g(y) [R, B, D] give [R, B, B]
     /// where row i of run r is `[f(x_ri) . g(y_ri), f(x_ri) . g(y_rj) for j <> i in order]` (`Critics.inBatchScores

@@ -121,11 +121,21 @@ module internal HiddenLayerKernel =
             let zero = Vector<float32>.Zero
             for j in 0 .. 4 .. m - 1 do
                 let x0, x1, x2, x3 = rowOf xRows m input j, rowOf xRows m input (j + 1), rowOf xRows m input (j + 2), rowOf xRows m input (j + 3)
-                let mutable s0, s1, s2, s3 = zero, zero, zero, zero
+                let mutable s0 = zero
+                let mutable s1 = zero
+                let mutable s2 = zero
+                let mutable s3 = zero
                 for v in 0 .. 2 * width .. hp - 1 do
                     let u = v + width
-                    let mutable a00, a01 = load b v, load b u
-                    let mutable a10, a11, a20, a21, a30, a31 = a00, a01, a00, a01, a00, a01
+                    // One binding each: F# allocates a tuple for a pattern of mutable values.
+                    let mutable a00 = load b v
+                    let mutable a01 = load b u
+                    let mutable a10 = load b v
+                    let mutable a11 = load b u
+                    let mutable a20 = load b v
+                    let mutable a21 = load b u
+                    let mutable a30 = load b v
+                    let mutable a31 = load b u
                     for k in 0 .. input - 1 do
                         let wk = NativePtr.add w (k * hp)
                         let w0, w1 = load wk v, load wk u
@@ -190,8 +200,14 @@ module internal HiddenLayerKernel =
                         let g0, g1, g2, g3 = gradientOf gRow m j, gradientOf gRow m (j + 1), gradientOf gRow m (j + 2), gradientOf gRow m (j + 3)
                         for v in 0 .. 2 * width .. hp - 1 do
                             let u = v + width
-                            let mutable a00, a01 = load b v, load b u
-                            let mutable a10, a11, a20, a21, a30, a31 = a00, a01, a00, a01, a00, a01
+                            let mutable a00 = load b v
+                            let mutable a01 = load b u
+                            let mutable a10 = load b v
+                            let mutable a11 = load b u
+                            let mutable a20 = load b v
+                            let mutable a21 = load b u
+                            let mutable a30 = load b v
+                            let mutable a31 = load b u
                             for k in 0 .. input - 1 do
                                 let wk = NativePtr.add w (k * hp)
                                 let w0, w1 = load wk v, load wk u
