@@ -20,7 +20,7 @@ module Baselines =
 
     /// `log (1/M) sum_k e^{s_k}` over each row's negatives: the log of the Monte-Carlo estimate of E_{p(y)} e^{E(x, y)}.
     let private logMeanExpNegatives (scores: torch.Tensor) =
-        (negatives scores).logsumexp(1L, false).sub(Math.Log(float (scores.shape[1] - 1L)).ToScalar())
+        (LogSumExp.rows (negatives scores)).sub(Math.Log(float (scores.shape[1] - 1L)).ToScalar())
 
     let private nwjUnchecked (scores: torch.Tensor) =
         Scoped.run (fun () -> positives scores - (logMeanExpNegatives scores).sub((1.0).ToScalar()).exp())

@@ -101,6 +101,11 @@ type BatchedMlp internal (runs: int, sizes: int list) as this =
 /// instead of storing them all. Measured on 2 CPU cores at that size (issue 17): the step's resident memory falls
 /// from 1.0-1.5 GB to 0.4 GB and no longer grows with n M, and the term is about a tenth faster, the recomputed
 /// product paid for by the passes saved. Not twice differentiable.
+///
+/// On the CPU in float32, forward and backward are `HiddenLayerKernel`'s fused passes, which never write the
+/// activations at all (the conditional term's forward and backward passes at that size: 123-141 ms with the chunks
+/// of libtorch operators, 60-66 ms fused); the chunks below serve other dtypes and devices, and the backward pass when
+/// x needs a gradient (a hidden layer below this one).
 type internal HiddenLayerScores() =
     inherit torch.autograd.SingleTensorFunction<HiddenLayerScores>()
 
@@ -122,7 +127,7 @@ type internal HiddenLayerScores() =
         let r, n, m, i = x.shape[0], x.shape[1], x.shape[2], x.shape[3]
         let h = weight.shape[2]
         use scope = torch.NewDisposeScope()
-        if HiddenLayerKernel.applies [ x; weight; bias; queries ] then
+        if CpuKernel.applies [ x; weight; bias; queries ] then
             let contiguous (t: torch.Tensor) = t.contiguous ()
             (HiddenLayerKernel.scores (contiguous x) (contiguous weight) (contiguous bias) (contiguous queries)).MoveToOuterDisposeScope()
         else
@@ -144,7 +149,7 @@ type internal HiddenLayerScores() =
         let inputNeedsGrad = ctx.get_data "inputNeedsGrad" :?> bool
         let r, n, m, i = x.shape[0], x.shape[1], x.shape[2], x.shape[3]
         let h = weight.shape[2]
-        if not inputNeedsGrad && HiddenLayerKernel.applies [ x; weight; bias; queries; gradient ] then
+        if not inputNeedsGrad && CpuKernel.applies [ x; weight; bias; queries; gradient ] then
             let contiguous (t: torch.Tensor) = t.contiguous ()
             let dWeight, dBias, dQueries = HiddenLayerKernel.scoresBackward (contiguous x) (contiguous weight) (contiguous bias) (contiguous queries) (contiguous gradient)
             Collections.Generic.List [ null; dWeight.MoveToOuterDisposeScope(); dBias.MoveToOuterDisposeScope(); dQueries.MoveToOuterDisposeScope() ]

@@ -23,10 +23,10 @@ module Bounds =
 
         /// `scores[i, 0] - logsumexp_k scores[i, k] + log K`: InfoNCE's formula, and conditional InfoNCE's.
         let infoNce (scores: torch.Tensor) : torch.Tensor =
-            Scoped.run (fun () -> contrast (scores.select(1L, 0L)) (scores.logsumexp(1L, false)) (logK scores))
+            Scoped.run (fun () -> contrast (scores.select(1L, 0L)) (LogSumExp.rows scores) (logK scores))
 
         let variational (scores: torch.Tensor) (klDivergence: torch.Tensor) : torch.Tensor =
-            Scoped.run (fun () -> contrast (scores.select(1L, 0L)) (scores.logsumexp(1L, false)) (logK scores) - klDivergence)
+            Scoped.run (fun () -> contrast (scores.select(1L, 0L)) (LogSumExp.rows scores) (logK scores) - klDivergence)
 
         let sirResample (proposalScores: torch.Tensor) (negatives: int) (generator: torch.Generator) : torch.Tensor =
             Scoped.run (fun () ->
@@ -52,7 +52,7 @@ module Bounds =
                 // log((K-1) sum_k w_k e^{E_k}) with w = softmax(Ebar) is log(K-1) + lse(Ebar + E) - lse(Ebar): two
                 // log-sum-exps over the negatives, no normalised weights materialised; then log(e^{E_1} + that).
                 let negativeMass =
-                    ((logWeights + scores.narrow(1L, 1L, negativesCount)).logsumexp(1L, false) - logWeights.logsumexp(1L, false))
+                    (LogSumExp.rows (logWeights + scores.narrow(1L, 1L, negativesCount)) - LogSumExp.rows logWeights)
                         .add(Math.Log(float negativesCount).ToScalar())
                 let positive = scores.select(1L, 0L)
                 contrast positive (torch.logaddexp(positive, negativeMass)) (logK scores))

@@ -5,7 +5,6 @@ namespace Decomp.Core
 open System
 open System.Numerics
 open System.Runtime.InteropServices
-open System.Threading.Tasks
 open Microsoft.FSharp.NativeInterop
 open TorchSharp
 
@@ -25,29 +24,14 @@ open TorchSharp
 /// segments in order.
 module internal HiddenLayerKernel =
 
-    let private width = Vector<float32>.Count
-
-    /// Hidden units are taken two SIMD vectors at a time; H is padded with zero units to a multiple of that (a zero
-    /// unit has z = 0, so it adds nothing to a score or a gradient).
-    let private paddedWidth (h: int) = (h + 2 * width - 1) / (2 * width) * (2 * width)
+    open CpuKernel
 
     /// Segments of examples per run in the backward pass (see `scoresBackward`).
     let private segmentsPerRun = 8
 
-    /// Whether the kernel serves these tensors: float32 on the CPU, small enough for one span, and a CPU whose SIMD
-    /// registers .NET drives in hardware (x64's AVX2, ARM's NEON). Otherwise `HiddenLayerScores` runs libtorch's
-    /// operators, which compute the same function.
-    let applies (tensors: torch.Tensor list) =
-        Vector.IsHardwareAccelerated
-        && tensors
-           |> List.forall (fun t ->
-               t.device_type = DeviceType.CPU && t.dtype = torch.float32 && t.NumberOfElements * 4L < int64 Int32.MaxValue)
-
-    /// The address of a contiguous float32 CPU tensor's first element (libtorch's storage is native: it does not move).
-    let private address (t: torch.Tensor) : nativeptr<float32> =
-        let bytes = t.bytes
-        use p = fixed bytes
-        NativePtr.ofNativeInt<float32> (NativePtr.toNativeInt p)
+    /// Hidden units are taken two SIMD vectors at a time; H is padded with zero units to a multiple of that (a zero
+    /// unit has z = 0, so it adds nothing to a score or a gradient).
+    let private paddedWidth (h: int) = (h + 2 * width - 1) / (2 * width) * (2 * width)
 
     /// Zeroed native scratch of `count` floats, freed by `release`.
     let private scratch (count: int) : nativeptr<float32> =
@@ -55,17 +39,6 @@ module internal HiddenLayerKernel =
 
     let private release (p: nativeptr<float32>) = NativeMemory.Free(NativePtr.toVoidPtr p)
 
-    /// Runs `body` for items 0 .. count - 1 on up to `torch.get_num_threads ()` threads.
-    let private forEach (count: int) (body: int -> unit) =
-        let threads = torch.get_num_threads ()
-        if threads > 1 && count > 1 then
-            Parallel.For(0, count, ParallelOptions(MaxDegreeOfParallelism = threads), body) |> ignore
-        else
-            for k in 0 .. count - 1 do
-                body k
-
-    let inline private load (p: nativeptr<float32>) (j: int) = Vector.Load(NativePtr.add p j)
-    let inline private store (p: nativeptr<float32>) (j: int) (v: Vector<float32>) = Vector.Store(v, NativePtr.add p j)
     let inline private fma (a: Vector<float32>) (b: Vector<float32>) (c: Vector<float32>) = Vector.MultiplyAddEstimate(a, b, c)
     let inline private relu (a: Vector<float32>) = Vector.MaxNative(a, Vector<float32>.Zero)
 

@@ -8,8 +8,8 @@ open Decomp.Core
 /// Floating-point operations of one run, counted analytically (multiply-adds count 2; bias adds, activations, the
 /// bounds' log-sum-exps and Adam are elementwise, O(rows x width), and left out). This is the arithmetic a step needs,
 /// not all it does: InfoNCE_S's backward pass recomputes g's hidden layer on the conditional negatives
-/// (`Batched.scoresOfEncoded` holds a few examples' activations at a time instead of all), 2 n M d H more that is not
-/// counted, so the rates below are of needed arithmetic.
+/// (`Batched.scoresOfEncoded` never stores their activations), 2 n M d H more that is not counted, so the rates below
+/// are of needed arithmetic.
 type Flops =
     {
         /// One training step: forward and backward.

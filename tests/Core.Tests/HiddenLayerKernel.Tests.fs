@@ -36,7 +36,7 @@ let private reference (x: torch.Tensor) (w: torch.Tensor) (b: torch.Tensor) (q: 
 let tests =
     testList "HiddenLayerKernel (the fused CPU kernel of scoresOfEncoded)" [
         test "scores and the gradients of W, b and q equal float64 libtorch operators within float32's rounding bound" {
-            if not (HiddenLayerKernel.applies [ torch.zeros(1L) ]) then skiptest "no SIMD hardware: scoresOfEncoded uses libtorch's operators"
+            if not (CpuKernel.applies [ torch.zeros(1L) ]) then skiptest "no SIMD hardware: scoresOfEncoded uses libtorch's operators"
             let x, w, b, q, g = inputsOf 7UL
             use _ = torch.NewDisposeScope()
             let scores = HiddenLayerKernel.scores x w b q
@@ -79,7 +79,7 @@ let tests =
         }
 
         test "its results do not depend on the thread count (bit for bit)" {
-            if not (HiddenLayerKernel.applies [ torch.zeros(1L) ]) then skiptest "no SIMD hardware"
+            if not (CpuKernel.applies [ torch.zeros(1L) ]) then skiptest "no SIMD hardware"
             let x, w, b, q, g = inputsOf 8UL
             use _ = torch.NewDisposeScope()
             let threads = torch.get_num_threads ()
