@@ -9,7 +9,7 @@ open System.Threading.Tasks
 open Microsoft.FSharp.NativeInterop
 open TorchSharp
 
-/// What Decomp's hand-written CPU kernels (`HiddenLayerKernel`, `LogSumExpKernel`) share: when they apply, the address
+/// What Decomp's hand-written CPU kernels (`HiddenLayerKernel`, `LogSumExpKernel`, `Scores.PositiveFirst`) share: when they apply, the address
 /// of a tensor's values, and splitting work over libtorch's intra-op threads. The kernels exist where eager libtorch
 /// makes several passes over a large tensor that one fused SIMD pass can replace (issue 17); elsewhere, and off the
 /// CPU, libtorch's operators compute the same functions.
@@ -26,12 +26,16 @@ module internal CpuKernel =
            |> List.forall (fun t ->
                t.device_type = DeviceType.CPU && t.dtype = torch.float32 && t.NumberOfElements * 4L < int64 Int32.MaxValue)
 
-    /// The address of a contiguous float32 CPU tensor's first element (libtorch's storage is native: it does not move).
-    let address (t: torch.Tensor) : nativeptr<float32> =
-        if not (t.is_contiguous ()) then invalidOp "CpuKernel.address needs a contiguous tensor."
+    /// The address of a contiguous CPU tensor's first element, of any dtype (libtorch's storage is native: it does not
+    /// move).
+    let bytesOf (t: torch.Tensor) : nativeptr<byte> =
+        if not (t.is_contiguous ()) then invalidOp "CpuKernel needs a contiguous tensor."
         let bytes = t.bytes
         use p = fixed bytes
-        NativePtr.ofNativeInt<float32> (NativePtr.toNativeInt p)
+        NativePtr.ofNativeInt<byte> (NativePtr.toNativeInt p)
+
+    /// The address of a contiguous float32 CPU tensor's first element.
+    let address (t: torch.Tensor) : nativeptr<float32> = NativePtr.ofNativeInt<float32> (NativePtr.toNativeInt (bytesOf t))
 
     /// Runs `body` for items 0 .. count - 1 on up to `torch.get_num_threads ()` threads.
     let forEach (count: int) (body: int -> unit) =

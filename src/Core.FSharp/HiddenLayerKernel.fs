@@ -68,6 +68,39 @@ module internal HiddenLayerKernel =
     /// its results are dropped or weighted 0).
     let inline private rowOf (x: nativeptr<float32>) (m: int) (input: int) (j: int) = NativePtr.add x ((min j (m - 1)) * input)
 
+    /// Pre-activations z = x W + b of four candidates on two SIMD vectors of units: the kernel's register tile.
+    [<Struct; NoEquality; NoComparison>]
+    type private Tile =
+        { Z00: Vector<float32>; Z01: Vector<float32>; Z10: Vector<float32>; Z11: Vector<float32>
+          Z20: Vector<float32>; Z21: Vector<float32>; Z30: Vector<float32>; Z31: Vector<float32> }
+
+    /// The `Tile` of candidate rows x0 .. x3 (each [in]) at units v .. v + 2 width - 1 of a run's padded layer, w [in,
+    /// hp] and b [hp]: eight accumulators, each input adding a product of a candidate's value and a row of W.
+    let inline private tileAt (w: nativeptr<float32>) (b: nativeptr<float32>) (hp: int) (input: int) (x0: nativeptr<float32>) (x1: nativeptr<float32>) (x2: nativeptr<float32>) (x3: nativeptr<float32>) (v: int) =
+        let u = v + width
+        // One binding each: F# allocates a tuple for a pattern of mutable values.
+        let mutable a00 = load b v
+        let mutable a01 = load b u
+        let mutable a10 = a00
+        let mutable a11 = a01
+        let mutable a20 = a00
+        let mutable a21 = a01
+        let mutable a30 = a00
+        let mutable a31 = a01
+        for k in 0 .. input - 1 do
+            let wk = NativePtr.add w (k * hp)
+            let w0, w1 = load wk v, load wk u
+            let c0, c1, c2, c3 = Vector<float32>(NativePtr.get x0 k), Vector<float32>(NativePtr.get x1 k), Vector<float32>(NativePtr.get x2 k), Vector<float32>(NativePtr.get x3 k)
+            a00 <- fma c0 w0 a00
+            a01 <- fma c0 w1 a01
+            a10 <- fma c1 w0 a10
+            a11 <- fma c1 w1 a11
+            a20 <- fma c2 w0 a20
+            a21 <- fma c2 w1 a21
+            a30 <- fma c3 w0 a30
+            a31 <- fma c3 w1 a31
+        { Z00 = a00; Z01 = a01; Z10 = a10; Z11 = a11; Z20 = a20; Z21 = a21; Z30 = a30; Z31 = a31 }
+
     /// The score gradient of candidate j, broadcast; 0 past the last candidate (a repeated row weighs nothing).
     let inline private gradientOf (g: nativeptr<float32>) (m: int) (j: int) = Vector<float32>(if j < m then NativePtr.get g j else 0.0f)
 
@@ -99,33 +132,12 @@ module internal HiddenLayerKernel =
                 let mutable s2 = zero
                 let mutable s3 = zero
                 for v in 0 .. 2 * width .. hp - 1 do
-                    let u = v + width
-                    // One binding each: F# allocates a tuple for a pattern of mutable values.
-                    let mutable a00 = load b v
-                    let mutable a01 = load b u
-                    let mutable a10 = load b v
-                    let mutable a11 = load b u
-                    let mutable a20 = load b v
-                    let mutable a21 = load b u
-                    let mutable a30 = load b v
-                    let mutable a31 = load b u
-                    for k in 0 .. input - 1 do
-                        let wk = NativePtr.add w (k * hp)
-                        let w0, w1 = load wk v, load wk u
-                        let c0, c1, c2, c3 = Vector<float32>(NativePtr.get x0 k), Vector<float32>(NativePtr.get x1 k), Vector<float32>(NativePtr.get x2 k), Vector<float32>(NativePtr.get x3 k)
-                        a00 <- fma c0 w0 a00
-                        a01 <- fma c0 w1 a01
-                        a10 <- fma c1 w0 a10
-                        a11 <- fma c1 w1 a11
-                        a20 <- fma c2 w0 a20
-                        a21 <- fma c2 w1 a21
-                        a30 <- fma c3 w0 a30
-                        a31 <- fma c3 w1 a31
-                    let q0, q1 = load q v, load q u
-                    s0 <- fma (relu a01) q1 (fma (relu a00) q0 s0)
-                    s1 <- fma (relu a11) q1 (fma (relu a10) q0 s1)
-                    s2 <- fma (relu a21) q1 (fma (relu a20) q0 s2)
-                    s3 <- fma (relu a31) q1 (fma (relu a30) q0 s3)
+                    let t = tileAt w b hp input x0 x1 x2 x3 v
+                    let q0, q1 = load q v, load q (v + width)
+                    s0 <- fma (relu t.Z01) q1 (fma (relu t.Z00) q0 s0)
+                    s1 <- fma (relu t.Z11) q1 (fma (relu t.Z10) q0 s1)
+                    s2 <- fma (relu t.Z21) q1 (fma (relu t.Z20) q0 s2)
+                    s3 <- fma (relu t.Z31) q1 (fma (relu t.Z30) q0 s3)
                 NativePtr.set sRow j (Vector.Sum s0)
                 if j + 1 < m then NativePtr.set sRow (j + 1) (Vector.Sum s1)
                 if j + 2 < m then NativePtr.set sRow (j + 2) (Vector.Sum s2)
@@ -173,31 +185,12 @@ module internal HiddenLayerKernel =
                         let g0, g1, g2, g3 = gradientOf gRow m j, gradientOf gRow m (j + 1), gradientOf gRow m (j + 2), gradientOf gRow m (j + 3)
                         for v in 0 .. 2 * width .. hp - 1 do
                             let u = v + width
-                            let mutable a00 = load b v
-                            let mutable a01 = load b u
-                            let mutable a10 = load b v
-                            let mutable a11 = load b u
-                            let mutable a20 = load b v
-                            let mutable a21 = load b u
-                            let mutable a30 = load b v
-                            let mutable a31 = load b u
-                            for k in 0 .. input - 1 do
-                                let wk = NativePtr.add w (k * hp)
-                                let w0, w1 = load wk v, load wk u
-                                let c0, c1, c2, c3 = Vector<float32>(NativePtr.get x0 k), Vector<float32>(NativePtr.get x1 k), Vector<float32>(NativePtr.get x2 k), Vector<float32>(NativePtr.get x3 k)
-                                a00 <- fma c0 w0 a00
-                                a01 <- fma c0 w1 a01
-                                a10 <- fma c1 w0 a10
-                                a11 <- fma c1 w1 a11
-                                a20 <- fma c2 w0 a20
-                                a21 <- fma c2 w1 a21
-                                a30 <- fma c3 w0 a30
-                                a31 <- fma c3 w1 a31
-                            store dq v (fma (relu a30) g3 (fma (relu a20) g2 (fma (relu a10) g1 (fma (relu a00) g0 (load dq v)))))
-                            store dq u (fma (relu a31) g3 (fma (relu a21) g2 (fma (relu a11) g1 (fma (relu a01) g0 (load dq u)))))
+                            let t = tileAt w b hp input x0 x1 x2 x3 v
+                            store dq v (fma (relu t.Z30) g3 (fma (relu t.Z20) g2 (fma (relu t.Z10) g1 (fma (relu t.Z00) g0 (load dq v)))))
+                            store dq u (fma (relu t.Z31) g3 (fma (relu t.Z21) g2 (fma (relu t.Z11) g1 (fma (relu t.Z01) g0 (load dq u)))))
                             let q0, q1 = load q v, load q u
-                            let d00, d01, d10, d11 = dz a00 g0 q0, dz a01 g0 q1, dz a10 g1 q0, dz a11 g1 q1
-                            let d20, d21, d30, d31 = dz a20 g2 q0, dz a21 g2 q1, dz a30 g3 q0, dz a31 g3 q1
+                            let d00, d01, d10, d11 = dz t.Z00 g0 q0, dz t.Z01 g0 q1, dz t.Z10 g1 q0, dz t.Z11 g1 q1
+                            let d20, d21, d30, d31 = dz t.Z20 g2 q0, dz t.Z21 g2 q1, dz t.Z30 g3 q0, dz t.Z31 g3 q1
                             store db v (load db v + d00 + d10 + d20 + d30)
                             store db u (load db u + d01 + d11 + d21 + d31)
                             for k in 0 .. input - 1 do

@@ -1,7 +1,61 @@
 namespace Decomp.Core
 
 open System
+open Microsoft.FSharp.NativeInterop
 open TorchSharp
+
+#nowarn "9" // native pointers into libtorch's CPU storage
+
+/// The positive-first layout of in-batch matrices [..., K, K] (`Scores.ofInBatch`) as one row-wise copy on the CPU:
+/// row i becomes `[m[i, i], m[i, 0 .. i-1], m[i, i+1 .. K-1]]`, two block moves per row, and its backward pass is the
+/// inverse copy. Built from libtorch's operators the layout took two copies forward (a reshape of an offset view, then
+/// the join with the diagonal) and, backward, zero-filled gradients of the diagonal and of two narrowed views summed
+/// together: five passes over the matrix where one suffices (issue 17).
+type internal PositiveFirst() =
+    inherit torch.autograd.SingleTensorFunction<PositiveFirst>()
+
+    /// Moves each row of contiguous [rows, K] matrices (row index modulo K is the row's place in its matrix), on
+    /// libtorch's threads: `toPositiveFirst` true for the layout, false for its inverse.
+    static member private Move(source: torch.Tensor, target: torch.Tensor, toPositiveFirst: bool) =
+        let k = source.shape[source.shape.Length - 1]
+        let rows = if k = 0L then 0L else source.NumberOfElements / k
+        let size = int64 source.ElementSize
+        let from, into = CpuKernel.bytesOf source, CpuKernel.bytesOf target
+        let perItem = max 1L (4096L / max 1L k)
+        // count elements from column `column` of this row of `p` to column `into` of this row of `q`.
+        let move (p: nativeptr<byte>) (q: nativeptr<byte>) (row: int64) (column: int64) (into: int64) (count: int64) =
+            if count > 0L then
+                Buffer.MemoryCopy(
+                    NativePtr.toVoidPtr (NativePtr.add p (int ((row * k + column) * size))),
+                    NativePtr.toVoidPtr (NativePtr.add q (int ((row * k + into) * size))),
+                    count * size,
+                    count * size)
+        CpuKernel.forEach (int ((rows + perItem - 1L) / perItem)) (fun item ->
+            for row in int64 item * perItem .. min rows ((int64 item + 1L) * perItem) - 1L do
+                let i = row % k
+                if toPositiveFirst then
+                    move from into row i 0L 1L
+                    move from into row 0L 1L i
+                else
+                    move from into row 0L i 1L
+                    move from into row 1L 0L i
+                move from into row (i + 1L) (i + 1L) (k - i - 1L))
+
+    override _.Name = "Decomp.Scores.PositiveFirst"
+
+    override _.forward(_: torch.autograd.AutogradContext, [<ParamArray>] vars: obj[]) : torch.Tensor =
+        use scope = torch.NewDisposeScope()
+        let matrices = (vars[0] :?> torch.Tensor).contiguous ()
+        let result = torch.empty_like matrices
+        PositiveFirst.Move(matrices, result, true)
+        result.MoveToOuterDisposeScope()
+
+    override _.backward(_: torch.autograd.AutogradContext, gradient: torch.Tensor) =
+        use scope = torch.NewDisposeScope()
+        let g = gradient.contiguous ()
+        let result = torch.empty_like g
+        PositiveFirst.Move(g, result, false)
+        Collections.Generic.List [ result.MoveToOuterDisposeScope() ]
 
 /// Decomp's one score layout, used by every bound.
 ///
@@ -28,13 +82,14 @@ module Scores =
     /// `ofInBatch` without its checks, for callers that have checked the matrices' origin themselves: square matrices
     /// [..., K, K] (any leading axes, such as `Batched`'s run axis) in the positive-first layout.
     ///
-    /// By views and two copies, not a gather: read row-major after its first element, a K x K matrix is K - 1 rows of
-    /// K + 1 elements, each holding row i's elements right of the diagonal, then row i + 1's left of it, then the
-    /// diagonal element (i + 1, i + 1). Dropping that last column leaves the off-diagonal elements in row order, K - 1
-    /// per row. A gather reads an int64 index per score, and its backward pass is a scatter; at Figure 2's largest
-    /// InfoNCE batch (20 runs of 512 x 512) the bound's forward and backward passes took 35 to 86 ms with it (median
-    /// 82) and 34 to 36 ms with views (issue 17).
+    /// On the CPU, `PositiveFirst`'s row-wise copy. Elsewhere by views and two copies, not a gather (whose backward pass
+    /// is a scatter): read row-major after its first element, a K x K matrix is K - 1 rows of K + 1 elements, each
+    /// holding row i's elements right of the diagonal, then row i + 1's left of it, then the diagonal element (i + 1,
+    /// i + 1); dropping that last column leaves the off-diagonal elements in row order, K - 1 per row.
     let internal ofInBatchUnchecked (matrix: torch.Tensor) : torch.Tensor =
+        if matrix.device_type = DeviceType.CPU && matrix.NumberOfElements * int64 matrix.ElementSize < int64 Int32.MaxValue then
+            PositiveFirst.apply matrix
+        else
         Scoped.run (fun () ->
             let k = matrix.shape[matrix.shape.Length - 1]
             let leading = matrix.shape[.. matrix.shape.Length - 3]

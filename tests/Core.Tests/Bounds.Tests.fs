@@ -227,6 +227,19 @@ let layout =
                 let expected = Array.append [| m[i, i] |] [| for j in 0 .. k - 1 do if j <> i then m[i, j] |]
                 for j in 0 .. k - 1 do
                     if actual[i * k + j] <> expected[j] then failtestf "row %d column %d: %g vs %g" i j actual[i * k + j] expected[j]))
+        testPropertyWithConfig config "ofInBatch's gradient moves each score's gradient back to its place in the matrix" (forAll squareMatrix (fun m ->
+            // The layout only moves values, so the gradient of sum(G * ofInBatch(M)) with respect to M is G moved back:
+            // d[i, i] = G[i, 0], d[i, j] = G[i, j + 1] left of the diagonal and G[i, j] right of it, exactly.
+            let k = rows m
+            use matrix = (ofMatrix torch.float64 m).requires_grad_(true)
+            use upstream = torch.randn([| int64 k; int64 k |], dtype = torch.float64)
+            use loss = (Scores.ofInBatch matrix * upstream).sum()
+            loss.backward ()
+            let g, d = toArray upstream, toArray matrix.grad
+            for i in 0 .. k - 1 do
+                for j in 0 .. k - 1 do
+                    let expected = if j = i then g[i * k] elif j < i then g[i * k + j + 1] else g[i * k + j]
+                    if d[i * k + j] <> expected then failtestf "d/dM[%d,%d]: %g vs %g" i j d[i * k + j] expected))
         test "ofPositiveAndNegatives joins a positive column and negatives" {
             use joined = Scores.ofPositiveAndNegatives (torch.tensor [| 1.0; 2.0 |]) (torch.tensor(array2D [ [ 3.0; 4.0 ]; [ 5.0; 6.0 ] ]))
             Expect.sequenceEqual (toArray joined) [| 1.0; 3.0; 4.0; 2.0; 5.0; 6.0 |] "[[1,3,4],[2,5,6]]"
