@@ -18,13 +18,16 @@ module internal CpuKernel =
     /// Lanes of a SIMD register of float32 (8 with AVX2, 4 with NEON).
     let width = Vector<float32>.Count
 
+    /// Whether a CPU tensor's values fit one span (.NET's spans index with int), as the kernels read them.
+    let fitsOneSpan (t: torch.Tensor) = t.device_type = DeviceType.CPU && t.NumberOfElements * int64 t.ElementSize < int64 Int32.MaxValue
+
     /// Whether the kernels serve these tensors: float32 on the CPU, small enough for one span, and a CPU whose SIMD
     /// registers .NET drives in hardware (x64's AVX2, ARM's NEON).
     let applies (tensors: torch.Tensor list) =
         Vector.IsHardwareAccelerated
         && tensors
            |> List.forall (fun t ->
-               t.device_type = DeviceType.CPU && t.dtype = torch.float32 && t.NumberOfElements * 4L < int64 Int32.MaxValue)
+               t.dtype = torch.float32 && fitsOneSpan t)
 
     /// The address of a contiguous CPU tensor's first element, of any dtype (libtorch's storage is native: it does not
     /// move).
@@ -45,6 +48,14 @@ module internal CpuKernel =
         else
             for k in 0 .. count - 1 do
                 body k
+
+    /// Runs `body row` for rows 0 .. rows - 1 of K elements each, in items of consecutive rows (a few thousand elements,
+    /// so that starting an item costs little against its work) over libtorch's threads.
+    let forRows (rows: int64) (k: int64) (body: int64 -> unit) =
+        let perItem = max 1L (4096L / max 1L k)
+        forEach (int ((rows + perItem - 1L) / perItem)) (fun item ->
+            for row in int64 item * perItem .. min rows ((int64 item + 1L) * perItem) - 1L do
+                body row)
 
     let inline load (p: nativeptr<float32>) (j: int) = Vector.Load(NativePtr.add p j)
     let inline store (p: nativeptr<float32>) (j: int) (v: Vector<float32>) = Vector.Store(v, NativePtr.add p j)

@@ -4,7 +4,6 @@ namespace Decomp.Core
 
 open System
 open System.Numerics
-open System.Runtime.CompilerServices
 open Microsoft.FSharp.NativeInterop
 open TorchSharp
 
@@ -17,21 +16,9 @@ module internal LogSumExpKernel =
 
     open CpuKernel
 
-    /// Rows per work item: a few thousand elements, so that starting an item costs little against its work.
-    let private rowsPerItem (k: int) = max 1 (4096 / max 1 k)
-
-    /// Runs `body row` for every row, in items of consecutive rows over libtorch's threads.
-    let private forRows (rows: int) (k: int) (body: int -> unit) =
-        let per = rowsPerItem k
-        forEach ((rows + per - 1) / per) (fun item ->
-            for row in item * per .. min rows ((item + 1) * per) - 1 do
-                body row)
-
     /// log sum_k exp(row[k]) = m + log sum_k exp(row[k] - m), m the row's maximum. A row holding an infinity gives its
     /// largest value (libtorch's answer for a +infinity, or an all -infinity row); Decomp's bounds refuse such scores
-    /// before they get here. Fully optimised from the first call (`AggressiveOptimization`): at tier 0 the SIMD
-    /// operations are calls, ten times slower, and a training run would spend its first steps there.
-    [<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
+    /// before they get here.
     let private rowForward (row: nativeptr<float32>) (k: int) : float32 =
         let mutable highest = Vector<float32>(Single.NegativeInfinity)
         let mutable j = 0
@@ -60,7 +47,6 @@ module internal LogSumExpKernel =
             m + MathF.Log sum
 
     /// target[k] = g exp(row[k] - lse).
-    [<MethodImpl(MethodImplOptions.AggressiveOptimization)>]
     let private rowBackward (row: nativeptr<float32>) (k: int) (lse: float32) (g: float32) (target: nativeptr<float32>) =
         let shift, scale = Vector<float32>(lse), Vector<float32>(g)
         let mutable j = 0
@@ -76,7 +62,7 @@ module internal LogSumExpKernel =
         let rows, k = int scores.shape[0], int scores.shape[1]
         let result = torch.empty([| int64 rows |], dtype = torch.float32)
         let s, out = address scores, address result
-        forRows rows k (fun i -> NativePtr.set out i (rowForward (NativePtr.add s (i * k)) k))
+        forRows (int64 rows) (int64 k) (fun row -> let i = int row in NativePtr.set out i (rowForward (NativePtr.add s (i * k)) k))
         result
 
     /// dscores[i, k] = g[i] exp(s[i, k] - lse[i]) (the softmax of the row, scaled by its gradient), for contiguous
@@ -85,7 +71,9 @@ module internal LogSumExpKernel =
         let rows, k = int scores.shape[0], int scores.shape[1]
         let result = torch.empty([| int64 rows; int64 k |], dtype = torch.float32)
         let s, l, g, d = address scores, address lse, address gradient, address result
-        forRows rows k (fun i -> rowBackward (NativePtr.add s (i * k)) k (NativePtr.get l i) (NativePtr.get g i) (NativePtr.add d (i * k)))
+        forRows (int64 rows) (int64 k) (fun row ->
+            let i = int row
+            rowBackward (NativePtr.add s (i * k)) k (NativePtr.get l i) (NativePtr.get g i) (NativePtr.add d (i * k)))
         result
 
 /// `LogSumExpKernel` as a differentiable function of [B, K] scores: the kernel's forward and backward passes, the

@@ -21,7 +21,6 @@ type internal PositiveFirst() =
         let rows = if k = 0L then 0L else source.NumberOfElements / k
         let size = int64 source.ElementSize
         let from, into = CpuKernel.bytesOf source, CpuKernel.bytesOf target
-        let perItem = max 1L (4096L / max 1L k)
         // count elements from column `column` of this row of `p` to column `into` of this row of `q`.
         let move (p: nativeptr<byte>) (q: nativeptr<byte>) (row: int64) (column: int64) (into: int64) (count: int64) =
             if count > 0L then
@@ -30,16 +29,15 @@ type internal PositiveFirst() =
                     NativePtr.toVoidPtr (NativePtr.add q (int ((row * k + into) * size))),
                     count * size,
                     count * size)
-        CpuKernel.forEach (int ((rows + perItem - 1L) / perItem)) (fun item ->
-            for row in int64 item * perItem .. min rows ((int64 item + 1L) * perItem) - 1L do
-                let i = row % k
-                if toPositiveFirst then
-                    move from into row i 0L 1L
-                    move from into row 0L 1L i
-                else
-                    move from into row 0L i 1L
-                    move from into row 1L 0L i
-                move from into row (i + 1L) (i + 1L) (k - i - 1L))
+        CpuKernel.forRows rows k (fun row ->
+            let i = row % k
+            if toPositiveFirst then
+                move from into row i 0L 1L
+                move from into row 0L 1L i
+            else
+                move from into row 0L i 1L
+                move from into row 1L 0L i
+            move from into row (i + 1L) (i + 1L) (k - i - 1L))
 
     override _.Name = "Decomp.Scores.PositiveFirst"
 
@@ -87,7 +85,7 @@ module Scores =
     /// holding row i's elements right of the diagonal, then row i + 1's left of it, then the diagonal element (i + 1,
     /// i + 1); dropping that last column leaves the off-diagonal elements in row order, K - 1 per row.
     let internal ofInBatchUnchecked (matrix: torch.Tensor) : torch.Tensor =
-        if matrix.device_type = DeviceType.CPU && matrix.NumberOfElements * int64 matrix.ElementSize < int64 Int32.MaxValue then
+        if CpuKernel.fitsOneSpan matrix then
             PositiveFirst.apply matrix
         else
         Scoped.run (fun () ->
